@@ -1,0 +1,180 @@
+"""Fixtures: a fresh app per test, in-process clients, and real uvicorn servers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from starlette.testclient import TestClient
+
+from app import create_app
+from settings import Settings
+from tests.operations import CREATE_USER, SEND
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def make_settings(**overrides: Any) -> Settings:
+    return Settings(**overrides)
+
+
+@pytest.fixture
+def app():
+    return create_app(make_settings())
+
+
+@pytest.fixture
+def client(app) -> Iterator[TestClient]:
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def gql(client: TestClient, query: str, variables: dict | None = None, status: int = 200) -> dict:
+    """POST a GraphQL operation and return the whole JSON response."""
+    response = client.post("/", json={"query": query, "variables": variables or {}})
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+def create_user(client: TestClient, username: str) -> str:
+    result = gql(client, CREATE_USER, {"username": username})["data"]["createUser"]
+    assert result["success"], result
+    return result["user"]["userId"]
+
+
+def send(client: TestClient, sender: str, recipient: str, content: str) -> dict:
+    return gql(client, SEND, {"from": sender, "to": recipient, "content": content})["data"]["createMessage"]
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(host: str, port: int, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex((host, port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on {host}:{port}")
+
+
+class ThreadedServer:
+    """A real uvicorn server on 127.0.0.1, run in a thread so tests can inspect its app."""
+
+    def __init__(self, app: Any, **config: Any) -> None:
+        self.app = app
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.ws_url = f"ws://127.0.0.1:{self.port}/"
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_config=None, lifespan="on", **config)
+        )
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_until_complete(self.server.serve())
+
+    def start(self) -> ThreadedServer:
+        self.thread.start()
+        deadline = time.monotonic() + 15
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.02)
+        return self
+
+    def call(self, fn: Callable[[], Any]) -> Any:
+        """Run `fn` on the server's event loop and return its result."""
+        assert self.loop is not None
+
+        async def run() -> Any:
+            return fn()
+
+        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(timeout=10)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def live(app) -> Iterator[ThreadedServer]:
+    server = ThreadedServer(app).start()
+    yield server
+    server.stop()
+
+
+class ProcessServer:
+    """`uvicorn app:app` as users start it, in a subprocess, its log kept in a file."""
+
+    def __init__(self, log_path: Path, env: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.ws_url = f"ws://127.0.0.1:{self.port}/"
+        self.log_path = log_path
+        self._log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "app:app", "--host", "127.0.0.1", "--port", str(self.port)],
+            cwd=ROOT,
+            env={**os.environ, **(env or {})},
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_for_port("127.0.0.1", self.port)
+        except TimeoutError:
+            self.stop()
+            raise
+
+    @property
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+
+
+@pytest.fixture
+def uvicorn_process(tmp_path: Path) -> Iterator[ProcessServer]:
+    server = ProcessServer(tmp_path / "server.log")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def server_errors(caplog: pytest.LogCaptureFixture) -> Callable[[], list[str]]:
+    """Log lines at ERROR or above, or with a traceback, seen so far in this test."""
+    caplog.set_level("INFO")
+
+    def errors() -> list[str]:
+        return [
+            record.getMessage()
+            for record in caplog.records
+            if record.levelno >= 40 or record.exc_info or "Traceback" in record.getMessage()
+        ]
+
+    return errors
