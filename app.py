@@ -5,20 +5,27 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from ariadne import load_schema_from_path, make_executable_schema
 from ariadne.asgi import GraphQL
+from ariadne.asgi.handlers import GraphQLHTTPHandler
 from ariadne.explorer import ExplorerGraphiQL, ExplorerPlayground
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount, Route
 
-from errors import GraphQLErrorLogger
+from connections import Connections
+from errors import GraphQLErrorLogger, format_error
+from limits import BodySizeLimit, query_parser, validation_rules
 from mutations import mutation
 from queries import query
 from settings import Settings
@@ -47,11 +54,23 @@ def configure_logging(settings: Settings) -> None:
         chat_logger.addHandler(handler)
 
 
+class HTTPHandler(GraphQLHTTPHandler):
+    """Ariadne's HTTP handler, answering in valid UTF-8 even when input had lone surrogates."""
+
+    async def create_json_response(self, request: Request, result: dict, success: bool) -> Response:
+        try:
+            return await super().create_json_response(request, result, success)
+        except UnicodeEncodeError:
+            status = 200 if success or result.get("data") is not None else 400
+            return Response(json.dumps(result), status_code=status, media_type="application/json")
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     configure_logging(settings)
     store = MemoryStore()
     hub = Hub(settings.subscription_queue_size)
+    connections = Connections(settings.max_connections_per_client)
 
     def context_value(request: Any, _data: Any) -> dict[str, Any]:
         return {"request": request, "store": store, "hub": hub, "settings": settings}
@@ -64,13 +83,20 @@ def create_app(settings: Settings | None = None) -> Starlette:
             ),
         ),
         (LEGACY_WS, LegacyWSHandler(keepalive=settings.keepalive_interval or None)),
+        connections=connections,
+        max_message_size=settings.max_ws_message_size,
     )
     graphql = GraphQL(
         schema,
         context_value=context_value,
+        query_parser=query_parser(settings),
+        validation_rules=validation_rules(settings),
+        execute_get_queries=True,
         debug=settings.debug,
         explorer=ExplorerPlayground(title="Chat API"),
         logger=GraphQLErrorLogger(logging.getLogger("chat.graphql"), {}),
+        error_formatter=format_error,
+        http_handler=HTTPHandler(),
         websocket_handler=websocket_handler,
     )
     graphiql_html = ExplorerGraphiQL(title="Chat API", subscription_url="/").html(None)
@@ -78,10 +104,21 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def graphiql(_: Request) -> HTMLResponse:
         return HTMLResponse(graphiql_html)
 
-    app = Starlette(routes=[Route("/graphiql", graphiql), Mount("/", graphql)])
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        connections.close_all_on_shutdown_signals()
+        yield
+        await connections.wait_closed()
+
+    app = Starlette(
+        routes=[Route("/graphiql", graphiql), Mount("/", graphql)],
+        middleware=[Middleware(BodySizeLimit, max_body_size=settings.max_body_size)],
+        lifespan=lifespan,
+    )
     app.state.settings = settings
     app.state.store = store
     app.state.hub = hub
+    app.state.connections = connections
     return app
 
 

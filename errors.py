@@ -7,6 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from ariadne import format_error as ariadne_format_error
 from graphql import GraphQLError
 
 
@@ -38,12 +39,28 @@ def returns_result(resolver: Callable[..., Awaitable[dict[str, Any]]]):
 class GraphQLErrorLogger(logging.LoggerAdapter):
     """Ariadne logs every GraphQL error with a traceback; only a server fault deserves one.
 
-    Errors a client caused (syntax, validation, "User not found") carry no
-    original exception: they are logged as one INFO line.
+    Errors a client caused (syntax, validation, bad variables, "User not
+    found") carry no original exception but another GraphQLError: they are
+    logged as one INFO line.
     """
 
     def error(self, msg: Any, *args: Any, exc_info: Any = None, **kwargs: Any) -> None:
-        if isinstance(msg, GraphQLError) and msg.original_error is None:
+        if isinstance(msg, GraphQLError) and is_client_error(msg):
             self.logger.info("GraphQL error: %s", msg.message)
             return
         self.logger.error(msg, *args, exc_info=exc_info, **kwargs)
+
+
+def is_client_error(error: GraphQLError) -> bool:
+    original = error.original_error
+    while isinstance(original, GraphQLError):
+        original = original.original_error
+    return original is None
+
+
+def format_error(error: GraphQLError, debug: bool = False) -> dict[str, Any]:
+    """Ariadne's formatter, but a server fault's own text never reaches the client."""
+    formatted = ariadne_format_error(error, debug)
+    if not debug and not is_client_error(error):
+        formatted["message"] = "Internal server error"
+    return formatted

@@ -27,6 +27,23 @@ class Settings:
     keepalive_interval: float = 12.0
     # Seconds a graphql-transport-ws client has to send `connection_init`.
     connection_init_timeout: float = 3.0
+    # Largest HTTP request body, in bytes; larger gets 413 before it is parsed.
+    max_body_size: int = 1024 * 1024
+    # Longest query text, in characters, and most lexical tokens (and comments) in it.
+    max_query_length: int = 65536
+    max_query_tokens: int = 2000
+    # Deepest nesting of fields in an operation (introspection fields excepted).
+    max_query_depth: int = 10
+    # Most aliased fields in one document.
+    max_aliases: int = 30
+    # Most top-level fields in one operation.
+    max_root_fields: int = 20
+    # Largest WebSocket message from a client, in bytes; larger closes with 1009.
+    max_ws_message_size: int = 64 * 1024
+    # Most active subscriptions on one WebSocket connection.
+    max_subscriptions_per_connection: int = 100
+    # Most open WebSocket connections from one client address (0: no limit).
+    max_connections_per_client: int = 0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

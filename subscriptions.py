@@ -34,13 +34,18 @@ class Subscription:
     error ends it.
     """
 
-    __slots__ = ("_closed", "_hub", "_queue", "recipient_id")
+    __slots__ = ("_closed", "_connection", "_hub", "_queue", "recipient_id")
 
-    def __init__(self, hub: Hub, recipient_id: str, queue_size: int) -> None:
+    def __init__(
+        self, hub: Hub, recipient_id: str, queue_size: int, connection: set[Subscription] | None
+    ) -> None:
         self.recipient_id = recipient_id
         self._queue: asyncio.Queue[Any] = asyncio.Queue(queue_size)
         self._hub = hub
         self._closed = False
+        self._connection = connection
+        if connection is not None:
+            connection.add(self)
 
     @property
     def pending(self) -> int:
@@ -80,6 +85,8 @@ class Subscription:
         if not self._closed:
             self._closed = True
             self._hub.unregister(self)
+            if self._connection is not None:
+                self._connection.discard(self)
 
 
 class Hub:
@@ -89,9 +96,13 @@ class Hub:
         self.queue_size = queue_size
         self._subscriptions: dict[str, set[Subscription]] = {}
 
-    def subscribe(self, recipient_id: str) -> Subscription:
-        """Register a new subscription; the caller must `aclose()` it."""
-        sub = Subscription(self, recipient_id, self.queue_size)
+    def subscribe(self, recipient_id: str, connection: set[Subscription] | None = None) -> Subscription:
+        """Register a new subscription; the caller must `aclose()` it.
+
+        `connection` is the set of live subscriptions of the caller's
+        connection: the subscription stays in it while it lives.
+        """
+        sub = Subscription(self, recipient_id, self.queue_size, connection)
         self._subscriptions.setdefault(recipient_id, set()).add(sub)
         return sub
 
@@ -124,6 +135,20 @@ class Hub:
         return sum(len(subs) for subs in self._subscriptions.values())
 
 
+# Where a WebSocket connection keeps its live subscriptions.
+_CONNECTION_SUBSCRIPTIONS = "chat.subscriptions"
+
+
+def connection_subscriptions(info: GraphQLResolveInfo) -> set[Subscription]:
+    """The live subscriptions of the connection this operation came on, within its limit."""
+    scope = info.context["request"].scope
+    live: set[Subscription] = scope.setdefault(_CONNECTION_SUBSCRIPTIONS, set())
+    limit = info.context["settings"].max_subscriptions_per_connection
+    if len(live) >= limit:
+        raise GraphQLError(f"Too many active subscriptions on this connection: the limit is {limit}.")
+    return live
+
+
 @subscription.source("messages")
 async def messages_source(_: Any, info: GraphQLResolveInfo, user_id: str | None = None) -> Subscription:
     if user_id is None:
@@ -131,7 +156,7 @@ async def messages_source(_: Any, info: GraphQLResolveInfo, user_id: str | None 
     context = info.context
     if await context["store"].get_user(user_id) is None:
         raise GraphQLError("User not found")
-    return context["hub"].subscribe(user_id)
+    return context["hub"].subscribe(user_id, connection_subscriptions(info))
 
 
 @subscription.field("messages")

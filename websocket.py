@@ -10,6 +10,7 @@ tasks it starts, and the legacy one to stop an operation safely.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from contextlib import suppress
 from enum import IntEnum
@@ -21,8 +22,11 @@ from ariadne.asgi.handlers import (
     GraphQLWSHandler,
 )
 from ariadne.types import Operation
+from graphql import GraphQLError
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from connections import POLICY_VIOLATION, Connections, client_address
 
 logger = logging.getLogger("chat.websocket")
 
@@ -43,6 +47,50 @@ class CloseCode(IntEnum):
     CONNECTION_INITIALISATION_TIMEOUT = 4408
     SUBSCRIBER_ALREADY_EXISTS = 4409
     TOO_MANY_INITIALISATION_REQUESTS = 4429
+    # RFC 6455 codes used by both protocols.
+    MESSAGE_TOO_BIG = 1009
+
+
+class GuardedWebSocket(WebSocket):
+    """A WebSocket that refuses what neither protocol allows before a handler sees it.
+
+    Ariadne's handlers read with `receive_json()`: a binary frame, text that
+    is not a JSON object, or an oversized message would raise inside them and
+    kill the connection with a traceback. Here each closes the connection
+    with a code and a reason, and the handler ends as on a disconnect.
+    """
+
+    max_message_size = 64 * 1024
+
+    async def receive_json(self, mode: str = "text") -> Any:
+        message = await self.receive()
+        self._raise_on_disconnect(message)
+        text = message.get("text")
+        if text is None:
+            await self.refuse(CloseCode.BAD_REQUEST, "Binary frames are not supported")
+        limit = self.max_message_size
+        if len(text) > limit or (len(text) * 4 > limit and len(text.encode("utf-8", "replace")) > limit):
+            await self.refuse(CloseCode.MESSAGE_TOO_BIG, f"Message exceeds {limit} bytes")
+        try:
+            data = json.loads(text)
+        except ValueError:
+            await self.refuse(CloseCode.BAD_REQUEST, "Message is not valid JSON")
+        if not isinstance(data, dict):
+            await self.refuse(CloseCode.BAD_REQUEST, "Message must be a JSON object")
+        return data
+
+    async def send_json(self, data: Any, mode: str = "text") -> None:
+        try:
+            await super().send_json(data, mode)
+        except UnicodeEncodeError:
+            # A lone surrogate echoed back (in an error message, say) cannot be
+            # UTF-8 encoded: send it \u-escaped, which JSON allows.
+            await self.send_text(json.dumps(data, separators=(",", ":")))
+
+    async def refuse(self, code: int, reason: str) -> Any:
+        logger.info("Closing WebSocket from %s (%d): %s", client_address(self), code, reason)
+        await self.close(code, reason)
+        raise WebSocketDisconnect(code, reason)
 
 
 def _tasks(websocket: WebSocket) -> dict[str, asyncio.Task]:
@@ -94,7 +142,10 @@ class TransportWSHandler(_ConnectionOwnsTasks, GraphQLTransportWSHandler):
             _disown(websocket, "init-timeout", task)
 
     async def handle_websocket_subscribe(self, websocket: WebSocket, *args: Any) -> None:
-        await super().handle_websocket_subscribe(websocket, *args)
+        try:
+            await super().handle_websocket_subscribe(websocket, *args)
+        except GraphQLError as error:  # a payload that is not an operation
+            await websocket.refuse(CloseCode.BAD_REQUEST, f"Invalid subscribe payload: {error.message}")
         # Let the new operation's task reach its source, so that stopping it
         # at once still closes (and unregisters) the subscription.
         await asyncio.sleep(0)
@@ -109,6 +160,34 @@ class LegacyWSHandler(_ConnectionOwnsTasks, GraphQLWSHandler):
     transport handler, this one cancels the task iterating the generator
     first, then closes the generator.
     """
+
+    KNOWN_TYPES = frozenset(
+        {
+            GraphQLWSHandler.GQL_CONNECTION_INIT,
+            GraphQLWSHandler.GQL_CONNECTION_TERMINATE,
+            GraphQLWSHandler.GQL_START,
+            GraphQLWSHandler.GQL_STOP,
+        }
+    )
+
+    async def handle_websocket_message(
+        self, websocket: WebSocket, message: dict, operations: dict[str, Operation]
+    ) -> None:
+        if message.get("type") not in self.KNOWN_TYPES:
+            text = f"Invalid message type: {message.get('type')!r}"
+            await self.send_error(websocket, message.get("id"), text)
+            return
+        try:
+            await super().handle_websocket_message(websocket, message, operations)
+        except GraphQLError as error:  # a start payload that is not an operation
+            await self.send_error(websocket, message.get("id"), error.message)
+
+    async def send_error(self, websocket: WebSocket, operation_id: Any, text: str) -> None:
+        logger.info("Legacy WebSocket client error from %s: %s", client_address(websocket), text)
+        frame: dict[str, Any] = {"type": GraphQLWSHandler.GQL_ERROR, "payload": {"message": text}}
+        if isinstance(operation_id, str):
+            frame["id"] = operation_id
+        await websocket.send_json(frame)
 
     async def start_websocket_operation(
         self,
@@ -153,31 +232,49 @@ class LegacyWSHandler(_ConnectionOwnsTasks, GraphQLWSHandler):
 class NegotiatingWSHandler(GraphQLWebsocketHandlerBase):
     """Picks the handler for the first subprotocol the client offers that we speak."""
 
-    def __init__(self, *handlers_by_subprotocol: tuple[str, GraphQLWebsocketHandlerBase]) -> None:
+    def __init__(
+        self,
+        *handlers_by_subprotocol: tuple[str, GraphQLWebsocketHandlerBase],
+        connections: Connections,
+        max_message_size: int,
+    ) -> None:
         super().__init__()
         self.handlers = dict(handlers_by_subprotocol)
+        self.connections = connections
+        self.websocket_class = type(
+            "GuardedWebSocket", (GuardedWebSocket,), {"max_message_size": max_message_size}
+        )
 
     def configure(self, *args: Any, **kwargs: Any) -> None:
         super().configure(*args, **kwargs)
         for handler in self.handlers.values():
             handler.configure(*args, **kwargs)
 
-    def choose(self, scope: Scope) -> GraphQLWebsocketHandlerBase | None:
+    def choose(self, scope: Scope) -> tuple[str, GraphQLWebsocketHandlerBase] | None:
         for offered in scope.get("subprotocols") or ():
             handler = self.handlers.get(offered)
             if handler is not None:
-                return handler
+                return offered, handler
         return None
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.handle_websocket(WebSocket(scope, receive, send))
+        await self.handle_websocket(self.websocket_class(scope, receive, send))
 
     async def handle_websocket(self, websocket: WebSocket) -> None:
-        handler = self.choose(websocket.scope)
-        if handler is not None:
-            await handler.handle_websocket(websocket)
+        chosen = self.choose(websocket.scope)
+        if chosen is None:
+            offered = websocket.scope.get("subprotocols") or []
+            logger.info("Refused a WebSocket client offering subprotocols %s", offered)
+            await websocket.accept()
+            await websocket.close(CloseCode.SUBPROTOCOL_NOT_ACCEPTABLE, "Subprotocol not acceptable")
             return
-        offered = websocket.scope.get("subprotocols") or []
-        logger.info("Refused a WebSocket client offering subprotocols %s", offered)
-        await websocket.accept()
-        await websocket.close(CloseCode.SUBPROTOCOL_NOT_ACCEPTABLE, "Subprotocol not acceptable")
+        if not self.connections.admit(websocket):
+            logger.info("Refused a WebSocket client: too many connections from %s", client_address(websocket))
+            await websocket.accept(chosen[0])
+            await websocket.close(POLICY_VIOLATION, "Too many connections from this address")
+            return
+        handler = chosen[1]
+        try:
+            await handler.handle_websocket(websocket)
+        finally:
+            self.connections.release(websocket)

@@ -1,0 +1,163 @@
+"""Limits on what one request may cost: body size, query size, depth, aliases, fields.
+
+Parsing stops at the token limit, so a huge query is refused before it is
+built; the validation rules below cover what graphql-core has no rule for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from graphql import (
+    ASTValidationRule,
+    DocumentNode,
+    FieldNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    ValidationContext,
+    parse,
+)
+from starlette.exceptions import HTTPException
+from starlette.responses import PlainTextResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from settings import Settings
+
+
+def query_parser(settings: Settings):
+    """An Ariadne `query_parser` that refuses oversized documents while parsing."""
+
+    def parse_query(_context: Any, data: dict[str, Any]) -> DocumentNode:
+        return parse(
+            data["query"],
+            max_lexical_tokens=settings.max_query_tokens,
+            max_comments=settings.max_query_tokens,
+            max_source_length=settings.max_query_length,
+        )
+
+    return parse_query
+
+
+def validation_rules(settings: Settings) -> list[type[ASTValidationRule]]:
+    return [
+        _depth_limit(settings.max_query_depth),
+        _alias_limit(settings.max_aliases),
+        _root_field_limit(settings.max_root_fields),
+    ]
+
+
+def _selections(
+    selection_set: SelectionSetNode | None, context: ValidationContext, seen: frozenset[str]
+) -> Iterable[tuple[FieldNode, frozenset[str]]]:
+    """The fields of a selection set, looking through fragments (each once per path)."""
+    if selection_set is None:
+        return
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            yield selection, seen
+        elif isinstance(selection, InlineFragmentNode):
+            yield from _selections(selection.selection_set, context, seen)
+        elif isinstance(selection, FragmentSpreadNode):
+            name = selection.name.value
+            fragment = context.get_fragment(name)
+            if fragment is not None and name not in seen:
+                yield from _selections(fragment.selection_set, context, seen | {name})
+
+
+def _depth_limit(max_depth: int) -> type[ASTValidationRule]:
+    class QueryDepthLimit(ASTValidationRule):
+        """Refuse operations nested deeper than the limit (introspection is exempt)."""
+
+        def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
+            roots = _selections(node.selection_set, self.context, frozenset())
+            stack = [(field, seen, 1) for field, seen in roots]
+            while stack:
+                field, seen, depth = stack.pop()
+                if field.name.value.startswith("__"):
+                    continue
+                if depth > max_depth:
+                    self.report_error(
+                        GraphQLError(f"Query is nested too deeply: the limit is {max_depth} levels.", node)
+                    )
+                    return
+                stack.extend(
+                    (child, child_seen, depth + 1)
+                    for child, child_seen in _selections(field.selection_set, self.context, seen)
+                )
+
+    return QueryDepthLimit
+
+
+def _alias_limit(max_aliases: int) -> type[ASTValidationRule]:
+    class AliasLimit(ASTValidationRule):
+        """Refuse documents with more aliased fields than the limit."""
+
+        def __init__(self, context: ValidationContext) -> None:
+            super().__init__(context)
+            self.aliases = 0
+
+        def enter_field(self, node: FieldNode, *_: Any) -> None:
+            if node.alias is not None:
+                self.aliases += 1
+                if self.aliases == max_aliases + 1:
+                    self.report_error(
+                        GraphQLError(f"Query uses too many aliases: the limit is {max_aliases}.", node)
+                    )
+
+    return AliasLimit
+
+
+def _root_field_limit(max_fields: int) -> type[ASTValidationRule]:
+    class RootFieldLimit(ASTValidationRule):
+        """Refuse operations that ask for more top-level fields than the limit."""
+
+        def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
+            count = sum(1 for _ in _selections(node.selection_set, self.context, frozenset()))
+            if count > max_fields:
+                self.report_error(
+                    GraphQLError(f"Too many top-level fields: the limit is {max_fields}.", node)
+                )
+
+    return RootFieldLimit
+
+
+class BodySizeLimit:
+    """ASGI middleware: answer 413 to an HTTP request whose body exceeds the limit.
+
+    A declared Content-Length over the limit is refused before any byte is
+    read; a chunked body is counted as it arrives. It sits inside Starlette's
+    exception middleware, which turns the HTTPException into the response.
+    """
+
+    def __init__(self, app: ASGIApp, max_body_size: int) -> None:
+        self.app = app
+        self.max_body_size = max_body_size
+        self.detail = f"Request body exceeds {max_body_size} bytes"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                if value.isdigit() and int(value) > self.max_body_size:
+                    await PlainTextResponse(self.detail, status_code=413)(scope, receive, send)
+                    return
+                break
+
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_size:
+                    raise HTTPException(413, self.detail)
+            return message
+
+        await self.app(scope, counting_receive, send)
