@@ -17,6 +17,7 @@ from graphql import (
     GraphQLError,
     InlineFragmentNode,
     OperationDefinitionNode,
+    OperationType,
     SelectionSetNode,
     ValidationContext,
     parse,
@@ -42,12 +43,32 @@ def query_parser(settings: Settings):
     return parse_query
 
 
-def validation_rules(settings: Settings) -> list[type[ASTValidationRule]]:
-    return [
+def validation_rules(settings: Settings):
+    """Ariadne's `validation_rules` hook: the limits, and queries only over GET."""
+    limits = (
         _depth_limit(settings.max_query_depth),
         _alias_limit(settings.max_aliases),
         _root_field_limit(settings.max_root_fields),
-    ]
+    )
+    with_get = (*limits, QueriesOnlyOverGet)
+
+    def rules(context: Any, _document: DocumentNode, _data: Any) -> tuple[type[ASTValidationRule], ...]:
+        request = context["request"]
+        return with_get if request.scope.get("method") == "GET" else limits
+
+    return rules
+
+
+class QueriesOnlyOverGet(ASTValidationRule):
+    """GET must not change anything (HTTP semantics, and no CSRF through links)."""
+
+    def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
+        if node.operation != OperationType.QUERY:
+            self.report_error(
+                GraphQLError(
+                    f"Only queries can be sent with GET; send this {node.operation.value} with POST.", node
+                )
+            )
 
 
 def _selections(
