@@ -9,6 +9,7 @@ from typing import Any
 
 from ariadne import format_error as ariadne_format_error
 from graphql import GraphQLError
+from starlette.websockets import WebSocketDisconnect
 
 
 class DomainError(Exception):
@@ -47,6 +48,12 @@ class GraphQLErrorLogger(logging.LoggerAdapter):
     def error(self, msg: Any, *args: Any, exc_info: Any = None, **kwargs: Any) -> None:
         if isinstance(msg, GraphQLError) and is_client_error(msg):
             self.logger.info("GraphQL error: %s", msg.message)
+            return
+        if isinstance(msg, WebSocketDisconnect) or (
+            isinstance(msg, GraphQLError) and isinstance(msg.original_error, WebSocketDisconnect)
+        ):
+            # Ariadne reports a send to a client that has gone as an error.
+            self.logger.debug("A WebSocket client went away during a send")
             return
         self.logger.error(msg, *args, exc_info=exc_info, **kwargs)
 

@@ -24,7 +24,7 @@ from ariadne.asgi.handlers import (
 from ariadne.types import Operation
 from graphql import GraphQLError
 from starlette.types import Receive, Scope, Send
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from connections import POLICY_VIOLATION, Connections, client_address
 
@@ -87,6 +87,13 @@ class GuardedWebSocket(WebSocket):
             # UTF-8 encoded: send it \u-escaped, which JSON allows.
             await self.send_text(json.dumps(data, separators=(",", ":")))
 
+    async def send(self, message: Any) -> None:
+        # Starlette raises RuntimeError for a send after the close; for the
+        # handlers' tasks that is a disconnect like any other.
+        if self.application_state == WebSocketState.DISCONNECTED:
+            raise WebSocketDisconnect(1000)
+        await super().send(message)
+
     async def refuse(self, code: int, reason: str) -> Any:
         logger.info("Closing WebSocket from %s (%d): %s", client_address(self), code, reason)
         await self.close(code, reason)
@@ -113,11 +120,16 @@ def _disown(websocket: WebSocket, key: str, task: asyncio.Task) -> None:
 
 
 async def _cancel(task: asyncio.Task | None) -> None:
+    """Cancel and await a task; a cleanup path must go on whatever the task ended with."""
     if task is None or task is asyncio.current_task():
         return
     task.cancel()
-    with suppress(asyncio.CancelledError, WebSocketDisconnect):
+    try:
         await task
+    except (asyncio.CancelledError, WebSocketDisconnect):
+        pass
+    except Exception:
+        logger.exception("A WebSocket connection's task failed")
 
 
 class _ConnectionOwnsTasks:
@@ -140,6 +152,13 @@ class TransportWSHandler(_ConnectionOwnsTasks, GraphQLTransportWSHandler):
             await super().handle_connection_init_timeout(websocket, client_context)
         finally:
             _disown(websocket, "init-timeout", task)
+
+    async def observe_async_results(self, websocket: WebSocket, *args: Any) -> None:
+        # Ariadne's version lets a disconnect escape the task before it
+        # forgets the operation; stopping the operation then re-raises it
+        # and the connection's other operations are never closed.
+        with suppress(WebSocketDisconnect):
+            await super().observe_async_results(websocket, *args)
 
     async def handle_websocket_subscribe(self, websocket: WebSocket, *args: Any) -> None:
         try:
