@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount, Route
 
+from auth import CONNECTION_VIEWER, bearer_token, user_for_token
 from connections import Connections
 from errors import GraphQLErrorLogger, format_error
 from limits import BodySizeLimit, query_parser, validation_rules
@@ -72,8 +73,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
     hub = Hub(settings.subscription_queue_size)
     connections = Connections(settings.max_connections_per_client)
 
-    def context_value(request: Any, _data: Any) -> dict[str, Any]:
-        return {"request": request, "store": store, "hub": hub, "settings": settings}
+    async def context_value(request: Any, _data: Any) -> dict[str, Any]:
+        if request.scope["type"] == "websocket":
+            user = request.scope.get(CONNECTION_VIEWER)
+        else:
+            token = bearer_token(request.headers.get("authorization"))
+            user = await user_for_token(store, token, request.client.host if request.client else "?")
+        return {"request": request, "store": store, "hub": hub, "settings": settings, "viewer": user}
 
     websocket_handler = NegotiatingWSHandler(
         (

@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Callable
 from contextlib import suppress
+from functools import partial
 from typing import Any
 
 from starlette.websockets import WebSocket
@@ -63,8 +65,16 @@ class Connections:
         with suppress(Exception):  # already closed or gone: nothing left to tell it
             await asyncio.wait_for(websocket.close(code, reason), timeout=1)
 
-    def _start_closing_all(self) -> None:
-        task = asyncio.ensure_future(self.close_all())
+    def _close_all_then(self, then: Callable[[], None]) -> None:
+        """Close every connection, then let the server go on with its shutdown."""
+
+        async def close_then() -> None:
+            try:
+                await self.close_all()
+            finally:
+                then()
+
+        task = asyncio.ensure_future(close_then())
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
 
@@ -82,8 +92,9 @@ class Connections:
                 continue
 
             def on_signal(signum: int, frame: Any, previous: Any = previous) -> None:
-                loop.call_soon_threadsafe(self._start_closing_all)
-                previous(signum, frame)
+                # uvicorn's own handler runs once our close frames are out, or
+                # it would close the sockets first, with 1012.
+                loop.call_soon_threadsafe(self._close_all_then, partial(previous, signum, frame))
 
             with suppress(ValueError):  # not the main thread: leave signals to the server
                 signal.signal(sig, on_signal)

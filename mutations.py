@@ -7,6 +7,7 @@ from typing import Any
 from ariadne import MutationType
 from graphql import GraphQLResolveInfo
 
+from auth import check_acting_as, new_token, require_viewer
 from errors import DomainError, returns_result
 from validation import clean_username, content_errors
 
@@ -19,8 +20,11 @@ async def resolve_create_user(_: Any, info: GraphQLResolveInfo, username: str) -
     name, problems = clean_username(username, info.context["settings"].max_username_length)
     if problems:
         raise DomainError(*problems)
-    user = await info.context["store"].create_user(name)
-    return {"success": True, "errors": None, "user": user}
+    store = info.context["store"]
+    user = await store.create_user(name)
+    token, token_hash = new_token(user.user_id)
+    await store.set_token_hash(user.user_id, token_hash)
+    return {"success": True, "errors": None, "user": user, "token": token}
 
 
 @mutation.field("createMessage")
@@ -33,9 +37,19 @@ async def resolve_create_message(
     content: str | None = None,
 ) -> dict[str, Any]:
     context = info.context
+    check_acting_as(info, sender_id)
     problems = content_errors(content, context["settings"].max_content_length)
     if problems:
         raise DomainError(*problems)
     message = await context["store"].add_message(sender_id or "", recipient_id or "", content)
     await context["hub"].publish(message)
     return {"success": True, "errors": None, "message": message}
+
+
+@mutation.field("rotateToken")
+@returns_result
+async def resolve_rotate_token(_: Any, info: GraphQLResolveInfo) -> dict[str, Any]:
+    user = require_viewer(info)
+    token, token_hash = new_token(user.user_id)
+    await info.context["store"].set_token_hash(user.user_id, token_hash)
+    return {"success": True, "errors": None, "token": token}

@@ -7,6 +7,7 @@ from typing import Any
 from ariadne import QueryType
 from graphql import GraphQLResolveInfo
 
+from auth import check_acting_as, viewer
 from errors import returns_result
 from validation import clean_username
 
@@ -15,6 +16,7 @@ query = QueryType()
 
 @query.field("userId")
 async def resolve_user_id(_: Any, info: GraphQLResolveInfo, username: str) -> str | None:
+    viewer(info)
     name, problems = clean_username(username, info.context["settings"].max_username_length)
     if problems:
         return None
@@ -24,5 +26,6 @@ async def resolve_user_id(_: Any, info: GraphQLResolveInfo, username: str) -> st
 @query.field("messages")
 @returns_result
 async def resolve_messages(_: Any, info: GraphQLResolveInfo, user_id: str) -> dict[str, Any]:
+    check_acting_as(info, user_id)
     messages = await info.context["store"].messages_for(user_id)
     return {"success": True, "errors": None, "messages": messages}

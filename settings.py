@@ -44,6 +44,12 @@ class Settings:
     max_subscriptions_per_connection: int = 100
     # Most open WebSocket connections from one client address (0: no limit).
     max_connections_per_client: int = 0
+    # `open`: anyone may act as anyone (the tutorial); `required`: bearer tokens.
+    auth_mode: str = "open"
+
+    def __post_init__(self) -> None:
+        if self.auth_mode not in ("open", "required"):
+            raise ValueError(f"Setting AUTH_MODE={self.auth_mode!r} must be 'open' or 'required'")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

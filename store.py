@@ -35,6 +35,12 @@ class Store(Protocol):
 
     async def user_id(self, username: str) -> str | None: ...
 
+    async def token_hash(self, user_id: str) -> str | None:
+        """The SHA-256 of the user's current token secret, or None."""
+
+    async def set_token_hash(self, user_id: str, token_hash: str) -> None:
+        """Replace the user's token: the old one stops working at once."""
+
     async def get_user(self, user_id: str) -> User | None: ...
 
     async def add_message(self, sender_id: str, recipient_id: str, content: str) -> Message:
@@ -50,6 +56,7 @@ class MemoryStore:
     def __init__(self) -> None:
         self._users: dict[str, User] = {}
         self._ids_by_username: dict[str, str] = {}
+        self._token_hashes: dict[str, str] = {}
         self._messages_by_user: dict[str, list[Message]] = {}
         self._message_count = 0
 
@@ -67,6 +74,12 @@ class MemoryStore:
 
     async def get_user(self, user_id: str) -> User | None:
         return self._users.get(user_id)
+
+    async def token_hash(self, user_id: str) -> str | None:
+        return self._token_hashes.get(user_id)
+
+    async def set_token_hash(self, user_id: str, token_hash: str) -> None:
+        self._token_hashes[user_id] = token_hash
 
     async def add_message(self, sender_id: str, recipient_id: str, content: str) -> Message:
         errors = []

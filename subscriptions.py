@@ -15,6 +15,8 @@ from typing import Any
 from ariadne import SubscriptionType
 from graphql import GraphQLError, GraphQLResolveInfo
 
+from auth import check_acting_as
+from errors import DomainError
 from store import Message
 
 logger = logging.getLogger("chat.subscriptions")
@@ -154,6 +156,10 @@ async def messages_source(_: Any, info: GraphQLResolveInfo, user_id: str | None 
     if user_id is None:
         raise GraphQLError("userId is required")
     context = info.context
+    try:
+        check_acting_as(info, user_id)
+    except DomainError as forbidden:
+        raise GraphQLError(forbidden.messages[0]) from None
     if await context["store"].get_user(user_id) is None:
         raise GraphQLError("User not found")
     return context["hub"].subscribe(user_id, connection_subscriptions(info))
