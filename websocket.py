@@ -4,12 +4,15 @@
 goes to Ariadne's `GraphQLTransportWSHandler`; `graphql-ws`
 (subscriptions-transport-ws: GraphQL Playground, older Apollo) to its
 `GraphQLWSHandler`. Both are subclassed only to make each connection own the
-tasks it starts, and the legacy one to stop an operation safely.
+tasks it starts, to close a socket that sends a malformed message (4400)
+instead of crashing it, to give each protocol close its reason, and the
+legacy one to stop an operation safely.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from contextlib import suppress
 from enum import IntEnum
@@ -22,7 +25,7 @@ from ariadne.asgi.handlers import (
 )
 from ariadne.types import Operation
 from starlette.types import Receive, Scope, Send
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 logger = logging.getLogger("chat.websocket")
 
@@ -43,6 +46,82 @@ class CloseCode(IntEnum):
     CONNECTION_INITIALISATION_TIMEOUT = 4408
     SUBSCRIBER_ALREADY_EXISTS = 4409
     TOO_MANY_INITIALISATION_REQUESTS = 4429
+
+
+# A close frame's reason is at most 123 bytes of UTF-8 (RFC 6455, 5.5.1).
+_MAX_REASON_BYTES = 123
+
+
+async def close(websocket: WebSocket, code: CloseCode, reason: str) -> None:
+    """Close with a protocol code and its reason, unless the socket is already closed."""
+    if WebSocketState.DISCONNECTED in (websocket.client_state, websocket.application_state):
+        return
+    reason = reason.encode()[:_MAX_REASON_BYTES].decode(errors="ignore")
+    with suppress(RuntimeError, OSError):  # the client vanished while we closed
+        await websocket.close(code, reason)
+
+
+class GraphQLWebSocket(WebSocket):
+    """A WebSocket whose `receive_json` refuses anything but a JSON object.
+
+    Ariadne's handlers call `receive_json()` and crash the connection, with a
+    server traceback, on a binary frame, on text that is not JSON, or on JSON
+    that is not an object. Here such a frame closes the socket with 4400,
+    as graphql-transport-ws asks of an invalid message.
+    """
+
+    async def receive_json(self, mode: str = "text") -> Any:
+        message = await self.receive()
+        if message["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(message.get("code", 1000), message.get("reason"))
+        data, problem = _json_object(message.get("text"))
+        if problem is not None:
+            await close(self, CloseCode.BAD_REQUEST, f"Invalid message received: {problem}")
+            raise WebSocketDisconnect(CloseCode.BAD_REQUEST)
+        return data
+
+
+def _json_object(text: str | None) -> tuple[dict[str, Any], str | None]:
+    """The JSON object in a text frame, or what is wrong with the frame."""
+    if text is None:
+        return {}, "binary frame"
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return {}, "not JSON"
+    if not isinstance(data, dict):
+        return {}, "not a JSON object"
+    return data, None
+
+
+def _is_object_or_absent(value: Any) -> bool:
+    return value is None or isinstance(value, dict)
+
+
+def transport_message_problem(message: dict[str, Any]) -> str | None:
+    """What makes a client's graphql-transport-ws message invalid, or None if it is valid."""
+    kind = message.get("type")
+    if kind in ("connection_init", "ping", "pong"):
+        return None if _is_object_or_absent(message.get("payload")) else "payload is not an object"
+    if kind not in ("subscribe", "complete"):
+        return f"unknown type {kind!r}" if isinstance(kind, str) else "type is missing"
+    operation_id = message.get("id")
+    if not isinstance(operation_id, str) or not operation_id:
+        return "id is not a non-empty string"
+    if kind == "complete":
+        return None
+    payload = message.get("payload")
+    if not isinstance(payload, dict):
+        return "payload is not an object"
+    if not isinstance(payload.get("query"), str):
+        return "query is not a string"
+    if not isinstance(payload.get("operationName"), str | None):
+        return "operationName is not a string"
+    if not _is_object_or_absent(payload.get("variables")):
+        return "variables is not an object"
+    if not _is_object_or_absent(payload.get("extensions")):
+        return "extensions is not an object"
+    return None
 
 
 def _tasks(websocket: WebSocket) -> dict[str, asyncio.Task]:
@@ -84,14 +163,48 @@ class _ConnectionOwnsTasks:
 
 
 class TransportWSHandler(_ConnectionOwnsTasks, GraphQLTransportWSHandler):
-    """Ariadne's graphql-transport-ws handler, owning its per-connection tasks."""
+    """Ariadne's graphql-transport-ws handler, owning its per-connection tasks.
+
+    Ariadne closes with the protocol's codes but no reasons, and lets a
+    malformed `subscribe` (no id, no query, variables that are not an
+    object) crash the connection; here every rule of PROTOCOL.md closes
+    with its code and reason, checked before Ariadne handles the message.
+    """
 
     async def handle_connection_init_timeout(self, websocket: WebSocket, client_context: Any) -> None:
         task = _own_current_task(websocket, "init-timeout")
         try:
-            await super().handle_connection_init_timeout(websocket, client_context)
+            await asyncio.sleep(self.connection_init_wait_timeout.total_seconds())
+            if not client_context.connection_init_received:
+                await close(
+                    websocket,
+                    CloseCode.CONNECTION_INITIALISATION_TIMEOUT,
+                    "Connection initialisation timeout",
+                )
         finally:
             _disown(websocket, "init-timeout", task)
+
+    async def handle_websocket_message(
+        self, websocket: WebSocket, message: dict[str, Any], client_context: Any
+    ) -> None:
+        problem = transport_message_problem(message)
+        kind = message.get("type")
+        if problem is not None:
+            await close(websocket, CloseCode.BAD_REQUEST, f"Invalid message received: {problem}")
+        elif kind == self.GQL_CONNECTION_INIT and client_context.connection_init_received:
+            await close(
+                websocket, CloseCode.TOO_MANY_INITIALISATION_REQUESTS, "Too many initialisation requests"
+            )
+        elif kind == self.GQL_SUBSCRIBE and not client_context.connection_acknowledged:
+            await close(websocket, CloseCode.UNAUTHORIZED, "Unauthorized")
+        elif kind == self.GQL_SUBSCRIBE and message["id"] in client_context.operations:
+            await close(
+                websocket,
+                CloseCode.SUBSCRIBER_ALREADY_EXISTS,
+                f"Subscriber for {message['id']} already exists",
+            )
+        else:
+            await super().handle_websocket_message(websocket, message, client_context)
 
     async def handle_websocket_subscribe(self, websocket: WebSocket, *args: Any) -> None:
         await super().handle_websocket_subscribe(websocket, *args)
@@ -170,7 +283,7 @@ class NegotiatingWSHandler(GraphQLWebsocketHandlerBase):
         return None
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.handle_websocket(WebSocket(scope, receive, send))
+        await self.handle_websocket(GraphQLWebSocket(scope, receive, send))
 
     async def handle_websocket(self, websocket: WebSocket) -> None:
         handler = self.choose(websocket.scope)
@@ -180,4 +293,4 @@ class NegotiatingWSHandler(GraphQLWebsocketHandlerBase):
         offered = websocket.scope.get("subprotocols") or []
         logger.info("Refused a WebSocket client offering subprotocols %s", offered)
         await websocket.accept()
-        await websocket.close(CloseCode.SUBPROTOCOL_NOT_ACCEPTABLE, "Subprotocol not acceptable")
+        await close(websocket, CloseCode.SUBPROTOCOL_NOT_ACCEPTABLE, "Subprotocol not acceptable")
