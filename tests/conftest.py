@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -119,6 +120,41 @@ def live(app) -> Iterator[ThreadedServer]:
     server = ThreadedServer(app).start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def live_with() -> Iterator[Callable[..., ThreadedServer]]:
+    """Start real uvicorn servers on fresh apps with these settings; all stopped at the end."""
+    servers: list[ThreadedServer] = []
+
+    def start(**overrides: Any) -> ThreadedServer:
+        server = ThreadedServer(create_app(make_settings(**overrides))).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def require(available: bool, what: str, how_to_install: str) -> None:
+    """Skip a test whose tool is missing on a developer machine; fail it in CI (CI=true)."""
+    if available:
+        return
+    message = f"{what} is not installed: {how_to_install}"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{message} (CI must run every test; .ci/run installs it)")
+    pytest.skip(message)
+
+
+def require_node_packages(*packages: str) -> str:
+    """The `node` executable, once it and these npm packages are installed."""
+    node = shutil.which("node")
+    require(node is not None, "Node.js", "apt-get install nodejs npm, then run `make`")
+    missing = [name for name in packages if not (ROOT / "node_modules" / name / "package.json").is_file()]
+    require(not missing, f"npm packages {', '.join(missing)}", "install npm, then run `make` (runs `npm ci`)")
+    assert node is not None
+    return node
 
 
 class ProcessServer:
