@@ -23,7 +23,10 @@ from ariadne.asgi.handlers import (
     GraphQLWebsocketHandlerBase,
     GraphQLWSHandler,
 )
+from ariadne.graphql import validate_data
+from ariadne.logger import log_error
 from ariadne.types import Operation
+from graphql import GraphQLError, OperationType, get_operation_ast, parse
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
@@ -151,6 +154,25 @@ async def _cancel(task: asyncio.Task | None) -> None:
         await task
 
 
+def checked_operation_type(data: Any) -> OperationType:
+    """The type of the operation a payload asks to run.
+
+    Raises GraphQLError for what Ariadne's handlers would not survive: a
+    payload that is not an operation, or a document without the named (or
+    any) operation, on which Ariadne raises RuntimeError and drops the
+    connection. It parses the document once more than Ariadne does; that is
+    one parse per operation started over a WebSocket, not per event.
+    """
+    validate_data(data)
+    operation_name = data.get("operationName")
+    operation = get_operation_ast(parse(data["query"]), operation_name)
+    if operation is None:
+        if operation_name:
+            raise GraphQLError(f"Unknown operation named '{operation_name}'.")
+        raise GraphQLError("The document must contain exactly one operation, or name one.")
+    return operation.operation
+
+
 class _ConnectionOwnsTasks:
     """When a connection ends, every task it started is cancelled and awaited."""
 
@@ -206,8 +228,17 @@ class TransportWSHandler(_ConnectionOwnsTasks, GraphQLTransportWSHandler):
         else:
             await super().handle_websocket_message(websocket, message, client_context)
 
-    async def handle_websocket_subscribe(self, websocket: WebSocket, *args: Any) -> None:
-        await super().handle_websocket_subscribe(websocket, *args)
+    async def handle_websocket_subscribe(
+        self, websocket: WebSocket, data: Any, operation_id: str, client_context: Any
+    ) -> None:
+        try:
+            checked_operation_type(data)
+        except GraphQLError as error:
+            log_error(error, self.logger)
+            payload = [self.error_formatter(error, self.debug)]
+            await websocket.send_json({"type": self.GQL_ERROR, "id": operation_id, "payload": payload})
+            return
+        await super().handle_websocket_subscribe(websocket, data, operation_id, client_context)
         # Let the new operation's task reach its source, so that stopping it
         # at once still closes (and unregisters) the subscription.
         await asyncio.sleep(0)
@@ -221,7 +252,29 @@ class LegacyWSHandler(_ConnectionOwnsTasks, GraphQLWSHandler):
     which kills the connection and leaks the operation. Like the
     transport handler, this one cancels the task iterating the generator
     first, then closes the generator.
+
+    It also answers a query or mutation with `complete` after its `data`,
+    as subscriptions-transport-ws servers do (Ariadne sends none, so those
+    clients wait for the end forever), and a malformed `start` with `error`
+    instead of dropping the connection.
     """
+
+    async def process_single_message(
+        self, websocket: WebSocket, data: Any, operation_id: str, operations: dict[str, Operation]
+    ) -> None:
+        try:
+            kind = checked_operation_type(data)
+        except GraphQLError as error:
+            log_error(error, self.logger)
+            payload = self.error_formatter(error, self.debug)
+            await websocket.send_json({"type": self.GQL_ERROR, "id": operation_id, "payload": payload})
+            return
+        await super().process_single_message(websocket, data, operation_id, operations)
+        if kind != OperationType.SUBSCRIPTION and WebSocketState.DISCONNECTED not in (
+            websocket.client_state,
+            websocket.application_state,
+        ):
+            await websocket.send_json({"type": self.GQL_COMPLETE, "id": operation_id})
 
     async def start_websocket_operation(
         self,

@@ -14,7 +14,7 @@ import pytest
 import websockets
 
 from tests.conftest import ProcessServer
-from tests.operations import CREATE_USER_ONE, CREATE_USER_TWO, SEND_HELLO, SUBSCRIBE_USER_TWO
+from tests.operations import CREATE_USER_ONE, CREATE_USER_TWO, SEND_HELLO, SUBSCRIBE_USER_TWO, USER_ID
 from websocket import CloseCode
 
 TRANSPORT = "graphql-transport-ws"
@@ -283,3 +283,58 @@ def test_legacy_protocol_sends_keep_alive_at_the_interval(live_with):
 def test_keep_alive_interval_zero_turns_keep_alive_off(live_with):
     kinds, _ = run(keep_alives(live_with(keepalive_interval=0), listen=0.8))
     assert kinds == ["connection_ack"]
+
+
+def test_an_unknown_operation_name_is_an_error_and_the_connection_stays(live, server_errors):
+    async def scenario() -> tuple[dict, list[dict]]:
+        async with websockets.connect(live.ws_url, subprotocols=[TRANSPORT]) as ws:
+            await acknowledged(ws)
+            payload = {"query": 'query A { userId(username: "x") }', "operationName": "B"}
+            await ws.send(json.dumps({"type": "subscribe", "id": "1", "payload": payload}))
+            return await receive(ws), await round_trip(ws)
+
+    error, after = run(scenario())
+    assert error == {"type": "error", "id": "1", "payload": [{"message": "Unknown operation named 'B'."}]}
+    assert after == []
+    assert server_errors() == []
+
+
+async def legacy_answers(server: Any, starts: list[dict]) -> list[dict]:
+    """Send legacy `start`s, then a last query; every frame up to that query's `complete`."""
+    async with websockets.connect(server.ws_url, subprotocols=[LEGACY]) as ws:
+        await ws.send(INIT)
+        assert await receive(ws) == {"type": "connection_ack"}
+        for start in [*starts, {"id": "last", "payload": {"query": '{ userId(username: "x") }'}}]:
+            await ws.send(json.dumps({"type": "start", **start}))
+        frames = []
+        while (frame := await receive(ws)) != {"type": "complete", "id": "last"}:
+            if frame["type"] != "ka":
+                frames.append(frame)
+        return frames
+
+
+def test_legacy_query_over_websocket_ends_with_complete(live, users):
+    """subscriptions-transport-ws clients wait for `complete` to finish a query."""
+    frames = run(legacy_answers(live, [{"id": "q", "payload": {"query": USER_ID}}]))
+    assert frames == [
+        {"type": "data", "id": "q", "payload": {"data": {"userId": "1"}}},
+        {"type": "complete", "id": "q"},
+        {"type": "data", "id": "last", "payload": {"data": {"userId": None}}},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        (None, "Operation data should be a JSON object"),
+        ({"query": 7}, "The query must be a string."),
+        ({"query": "fragment F on Query { userId(username: \"x\") }"}, "The document must contain exactly"),
+    ],
+)
+def test_a_malformed_legacy_start_is_an_error_and_the_connection_stays(live, payload, message, server_errors):
+    frames = run(legacy_answers(live, [{"id": "bad", "payload": payload}]))
+    assert frames[0]["type"] == "error"
+    assert frames[0]["id"] == "bad"
+    assert frames[0]["payload"]["message"].startswith(message)
+    assert frames[1:] == [{"type": "data", "id": "last", "payload": {"data": {"userId": None}}}]
+    assert server_errors() == []
