@@ -12,13 +12,11 @@ from typing import Any
 
 from ariadne import load_schema_from_path, make_executable_schema
 from ariadne.asgi import GraphQL
-from ariadne.explorer import ExplorerGraphiQL, ExplorerPlayground
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import HTMLResponse
-from starlette.routing import Mount, Route
+from starlette.routing import Mount
 
 from errors import GraphQLErrorLogger
+from explorer import ExplorerAssets, Playground, explorer_routes
 from mutations import mutation
 from queries import query
 from settings import Settings
@@ -65,20 +63,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ),
         (LEGACY_WS, LegacyWSHandler(keepalive=settings.keepalive_interval or None)),
     )
+    explorer_assets = ExplorerAssets()
     graphql = GraphQL(
         schema,
         context_value=context_value,
         debug=settings.debug,
-        explorer=ExplorerPlayground(title="Chat API"),
+        explorer=Playground(explorer_assets, title="Chat API"),
         logger=GraphQLErrorLogger(logging.getLogger("chat.graphql"), {}),
         websocket_handler=websocket_handler,
     )
-    graphiql_html = ExplorerGraphiQL(title="Chat API", subscription_url="/").html(None)
-
-    async def graphiql(_: Request) -> HTMLResponse:
-        return HTMLResponse(graphiql_html)
-
-    app = Starlette(routes=[Route("/graphiql", graphiql), Mount("/", graphql)])
+    app = Starlette(routes=[*explorer_routes(explorer_assets, title="Chat API"), Mount("/", graphql)])
     app.state.settings = settings
     app.state.store = store
     app.state.hub = hub
