@@ -19,6 +19,7 @@ import uvicorn
 from starlette.testclient import TestClient
 
 from app import create_app
+from explorer import ASSETS
 from settings import Settings
 from tests.operations import CREATE_USER, SEND
 
@@ -141,7 +142,7 @@ def require(available: bool, what: str, how_to_install: str) -> None:
     """Skip a test whose tool is missing on a developer machine; fail it in CI (CI=true)."""
     if available:
         return
-    message = f"{what} is not installed: {how_to_install}"
+    message = f"Missing {what}: {how_to_install}"
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"{message} (CI must run every test; .ci/run installs it)")
     pytest.skip(message)
@@ -151,10 +152,18 @@ def require_node_packages(*packages: str) -> str:
     """The `node` executable, once it and these npm packages are installed."""
     node = shutil.which("node")
     require(node is not None, "Node.js", "apt-get install nodejs npm, then run `make`")
-    missing = [name for name in packages if not (ROOT / "node_modules" / name / "package.json").is_file()]
-    require(not missing, f"npm packages {', '.join(missing)}", "install npm, then run `make` (runs `npm ci`)")
+    require_npm_packages(*packages)
     assert node is not None
     return node
+
+
+def require_npm_packages(*packages: str) -> None:
+    missing = [name for name in packages if not (ROOT / "node_modules" / name / "package.json").is_file()]
+    require(not missing, f"npm packages {', '.join(missing)}", "install npm, then run `make` (runs `npm ci`)")
+
+
+def require_explorer_assets() -> None:
+    require_npm_packages(*sorted({asset.package for asset in ASSETS.values()}))
 
 
 class ProcessServer:

@@ -17,8 +17,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, Route, sync_playwright
 
-from explorer import ASSETS
-from tests.conftest import ROOT, require
+from tests.conftest import ROOT, require, require_explorer_assets
 from tests.operations import CREATE_USER_ONE, CREATE_USER_TWO, SEND_HELLO, SUBSCRIBE_USER_TWO
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -52,8 +51,7 @@ RESULT_PANES = """
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     require(CHROMIUM.exists(), "Chromium", "apt-get install chromium")
-    missing = sorted({a.package for a in ASSETS.values() if not (ROOT / "node_modules" / a.package).is_dir()})
-    require(not missing, f"npm packages {', '.join(missing)}", "install npm, then run `make` (runs `npm ci`)")
+    require_explorer_assets()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser

@@ -12,15 +12,14 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from explorer import ASSETS, CDN, ExplorerAssets, Playground, explorer_routes
-from tests.conftest import ROOT, require
+from tests.conftest import ROOT, require_explorer_assets
 
 PAGES = {"/": "playground", "/graphiql": "graphiql"}
 
 
 @pytest.fixture
 def installed() -> None:
-    missing = sorted({a.package for a in ASSETS.values() if not (ROOT / "node_modules" / a.package).is_dir()})
-    require(not missing, f"npm packages {', '.join(missing)}", "install npm, then run `make` (runs `npm ci`)")
+    require_explorer_assets()
 
 
 def page(client, path: str) -> str:
