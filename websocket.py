@@ -3,10 +3,12 @@
 `graphql-transport-ws` (graphql-ws library, GraphiQL 2+, Apollo 3.5+, urql)
 goes to Ariadne's `GraphQLTransportWSHandler`; `graphql-ws`
 (subscriptions-transport-ws: GraphQL Playground, older Apollo) to its
-`GraphQLWSHandler`. Both are subclassed only to make each connection own the
-tasks it starts, to close a socket that sends a malformed message (4400)
-instead of crashing it, to give each protocol close its reason, and the
-legacy one to stop an operation safely.
+`GraphQLWSHandler`. Both are subclassed only to fix what is wrong in them:
+each connection owns the tasks it starts; a frame that is not a JSON object
+closes the socket with 4400, and an operation that cannot run gets an
+`error`, where Ariadne crashed the connection; graphql-transport-ws closes
+carry their reasons; and the legacy handler stops an operation safely and
+ends a query with `complete`.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from ariadne.graphql import validate_data
 from ariadne.logger import log_error
 from ariadne.types import Operation
 from graphql import GraphQLError, OperationType, get_operation_ast, parse
+from starlette import status
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
@@ -76,7 +79,8 @@ class GraphQLWebSocket(WebSocket):
     async def receive_json(self, mode: str = "text") -> Any:
         message = await self.receive()
         if message["type"] == "websocket.disconnect":
-            raise WebSocketDisconnect(message.get("code", 1000), message.get("reason"))
+            code = message.get("code", status.WS_1000_NORMAL_CLOSURE)
+            raise WebSocketDisconnect(code, message.get("reason"))
         data, problem = _json_object(message.get("text"))
         if problem is not None:
             await close(self, CloseCode.BAD_REQUEST, f"Invalid message received: {problem}")
@@ -127,6 +131,25 @@ def transport_message_problem(message: dict[str, Any]) -> str | None:
     return None
 
 
+def checked_operation_type(data: Any) -> OperationType:
+    """The type of the operation a payload asks to run.
+
+    Raises GraphQLError for what Ariadne's handlers would not survive: a
+    payload that is not an operation, or a document without the named (or
+    any) operation, on which Ariadne raises RuntimeError and drops the
+    connection. It parses the document once more than Ariadne does; that is
+    one parse per operation started over a WebSocket, not per event.
+    """
+    validate_data(data)
+    operation_name = data.get("operationName")
+    operation = get_operation_ast(parse(data["query"]), operation_name)
+    if operation is None:
+        if operation_name:
+            raise GraphQLError(f"Unknown operation named '{operation_name}'.")
+        raise GraphQLError("The document must contain exactly one operation, or name one.")
+    return operation.operation
+
+
 def _tasks(websocket: WebSocket) -> dict[str, asyncio.Task]:
     return websocket.scope.setdefault(_TASKS, {})
 
@@ -152,25 +175,6 @@ async def _cancel(task: asyncio.Task | None) -> None:
     task.cancel()
     with suppress(asyncio.CancelledError, WebSocketDisconnect):
         await task
-
-
-def checked_operation_type(data: Any) -> OperationType:
-    """The type of the operation a payload asks to run.
-
-    Raises GraphQLError for what Ariadne's handlers would not survive: a
-    payload that is not an operation, or a document without the named (or
-    any) operation, on which Ariadne raises RuntimeError and drops the
-    connection. It parses the document once more than Ariadne does; that is
-    one parse per operation started over a WebSocket, not per event.
-    """
-    validate_data(data)
-    operation_name = data.get("operationName")
-    operation = get_operation_ast(parse(data["query"]), operation_name)
-    if operation is None:
-        if operation_name:
-            raise GraphQLError(f"Unknown operation named '{operation_name}'.")
-        raise GraphQLError("The document must contain exactly one operation, or name one.")
-    return operation.operation
 
 
 class _ConnectionOwnsTasks:
