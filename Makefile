@@ -1,11 +1,14 @@
 # Two commands from a fresh clone: `make run` serves the API, `make test` tests it.
-# The virtual environment and pinned dependencies are installed on first use.
+# The virtual environment and pinned dependencies are installed on first use, and
+# so are the pinned npm packages (explorer assets, npm test clients) when npm is present.
 
 PYTHON ?= python3
 VENV ?= .venv
 HOST ?= 127.0.0.1
 PORT ?= 8000
 BIN := $(VENV)/bin
+NPM ?= $(shell command -v npm 2>/dev/null)
+NODE_MODULES := node_modules/.installed
 
 .PHONY: run test lint clean
 
@@ -20,14 +23,23 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(VENV)/.runtime $@
 
-run: $(VENV)/.runtime
+$(NODE_MODULES): package.json package-lock.json
+ifneq ($(NPM),)
+	$(NPM) ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+else
+	@echo "npm not found: the explorers load their assets from a CDN, and the npm client and browser"
+	@echo "tests skip. Install Node.js 20+ and npm (e.g. apt-get install nodejs npm), then run make again."
+endif
+
+run: $(VENV)/.runtime $(NODE_MODULES)
 	$(BIN)/uvicorn app:app --host $(HOST) --port $(PORT)
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 
-test: lint
+test: lint $(NODE_MODULES)
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache node_modules

@@ -16,16 +16,16 @@ from typing import Any
 from ariadne import load_schema_from_path, make_executable_schema
 from ariadne.asgi import GraphQL
 from ariadne.asgi.handlers import GraphQLHTTPHandler
-from ariadne.explorer import ExplorerGraphiQL, ExplorerPlayground
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
-from starlette.routing import Mount, Route
+from starlette.responses import Response
+from starlette.routing import Mount
 
 from auth import CONNECTION_VIEWER, bearer_token, user_for_token
 from connections import Connections
 from errors import GraphQLErrorLogger, format_error
+from explorer import ExplorerAssets, Playground, explorer_routes
 from limits import BodySizeLimit, query_parser, validation_rules
 from mutations import mutation
 from queries import query
@@ -92,6 +92,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         connections=connections,
         max_message_size=settings.max_ws_message_size,
     )
+    explorer_assets = ExplorerAssets()
     graphql = GraphQL(
         schema,
         context_value=context_value,
@@ -99,17 +100,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         validation_rules=validation_rules(settings),
         execute_get_queries=True,
         debug=settings.debug,
-        explorer=ExplorerPlayground(title="Chat API"),
+        explorer=Playground(explorer_assets, title="Chat API"),
         logger=GraphQLErrorLogger(logging.getLogger("chat.graphql"), {}),
         error_formatter=format_error,
         http_handler=HTTPHandler(),
         websocket_handler=websocket_handler,
     )
-    graphiql_html = ExplorerGraphiQL(title="Chat API", subscription_url="/").html(None)
-
-    async def graphiql(_: Request) -> HTMLResponse:
-        return HTMLResponse(graphiql_html)
-
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         connections.close_all_on_shutdown_signals()
@@ -117,7 +113,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await connections.wait_closed()
 
     app = Starlette(
-        routes=[Route("/graphiql", graphiql), Mount("/", graphql)],
+        routes=[*explorer_routes(explorer_assets, title="Chat API"), Mount("/", graphql)],
         middleware=[Middleware(BodySizeLimit, max_body_size=settings.max_body_size)],
         lifespan=lifespan,
     )

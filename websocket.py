@@ -3,8 +3,12 @@
 `graphql-transport-ws` (graphql-ws library, GraphiQL 2+, Apollo 3.5+, urql)
 goes to Ariadne's `GraphQLTransportWSHandler`; `graphql-ws`
 (subscriptions-transport-ws: GraphQL Playground, older Apollo) to its
-`GraphQLWSHandler`. Both are subclassed only to make each connection own the
-tasks it starts, and the legacy one to stop an operation safely.
+`GraphQLWSHandler`. Both are subclassed only to fix what is wrong in them:
+each connection owns the tasks it starts; a frame that is not a JSON object
+closes the socket with 4400, and an operation that cannot run gets an
+`error`, where Ariadne crashed the connection; graphql-transport-ws closes
+carry their reasons; and the legacy handler stops an operation safely and
+ends a query with `complete`.
 """
 
 from __future__ import annotations
@@ -21,8 +25,10 @@ from ariadne.asgi.handlers import (
     GraphQLWebsocketHandlerBase,
     GraphQLWSHandler,
 )
-from ariadne.types import Operation
-from graphql import GraphQLError
+from ariadne.graphql import parse_query, validate_data
+from ariadne.logger import log_error
+from ariadne.types import Operation, QueryParser
+from graphql import GraphQLError, OperationType, get_operation_ast
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
@@ -47,17 +53,31 @@ class CloseCode(IntEnum):
     CONNECTION_INITIALISATION_TIMEOUT = 4408
     SUBSCRIBER_ALREADY_EXISTS = 4409
     TOO_MANY_INITIALISATION_REQUESTS = 4429
-    # RFC 6455 codes used by both protocols.
+    # RFC 6455's code for a message too big to process, used by both protocols.
     MESSAGE_TOO_BIG = 1009
 
 
-class GuardedWebSocket(WebSocket):
+# A close frame's reason is at most 123 bytes of UTF-8 (RFC 6455, 5.5.1).
+_MAX_REASON_BYTES = 123
+
+
+async def close(websocket: WebSocket, code: int, reason: str) -> None:
+    """Close with a protocol code and its reason, unless the socket is already closed."""
+    if WebSocketState.DISCONNECTED in (websocket.client_state, websocket.application_state):
+        return
+    reason = reason.encode()[:_MAX_REASON_BYTES].decode(errors="ignore")
+    with suppress(RuntimeError, OSError):  # the client vanished while we closed
+        await websocket.close(code, reason)
+
+
+class GraphQLWebSocket(WebSocket):
     """A WebSocket that refuses what neither protocol allows before a handler sees it.
 
-    Ariadne's handlers read with `receive_json()`: a binary frame, text that
-    is not a JSON object, or an oversized message would raise inside them and
-    kill the connection with a traceback. Here each closes the connection
-    with a code and a reason, and the handler ends as on a disconnect.
+    Ariadne's handlers call `receive_json()` and crash the connection, with a
+    server traceback, on a binary frame, on text that is not JSON, or on JSON
+    that is not an object. Here such a frame closes the socket with 4400,
+    as graphql-transport-ws asks of an invalid message, and an oversized one
+    with 1009; the handler then ends as on a disconnect.
     """
 
     max_message_size = 64 * 1024
@@ -66,17 +86,14 @@ class GuardedWebSocket(WebSocket):
         message = await self.receive()
         self._raise_on_disconnect(message)
         text = message.get("text")
-        if text is None:
-            await self.refuse(CloseCode.BAD_REQUEST, "Binary frames are not supported")
         limit = self.max_message_size
-        if len(text) > limit or (len(text) * 4 > limit and len(text.encode("utf-8", "replace")) > limit):
+        if text is not None and (
+            len(text) > limit or (len(text) * 4 > limit and len(text.encode("utf-8", "replace")) > limit)
+        ):
             await self.refuse(CloseCode.MESSAGE_TOO_BIG, f"Message exceeds {limit} bytes")
-        try:
-            data = json.loads(text)
-        except ValueError:
-            await self.refuse(CloseCode.BAD_REQUEST, "Message is not valid JSON")
-        if not isinstance(data, dict):
-            await self.refuse(CloseCode.BAD_REQUEST, "Message must be a JSON object")
+        data, problem = _json_object(text)
+        if problem is not None:
+            await self.refuse(CloseCode.BAD_REQUEST, f"Invalid message received: {problem}")
         return data
 
     async def send_json(self, data: Any, mode: str = "text") -> None:
@@ -84,7 +101,7 @@ class GuardedWebSocket(WebSocket):
             await super().send_json(data, mode)
         except UnicodeEncodeError:
             # A lone surrogate echoed back (in an error message, say) cannot be
-            # UTF-8 encoded: send it \u-escaped, which JSON allows.
+            # UTF-8 encoded: send it with JSON escapes, which JSON allows.
             await self.send_text(json.dumps(data, separators=(",", ":")))
 
     async def send(self, message: Any) -> None:
@@ -96,8 +113,70 @@ class GuardedWebSocket(WebSocket):
 
     async def refuse(self, code: int, reason: str) -> Any:
         logger.info("Closing WebSocket from %s (%d): %s", client_address(self), code, reason)
-        await self.close(code, reason)
+        await close(self, code, reason)
         raise WebSocketDisconnect(code, reason)
+
+
+def _json_object(text: str | None) -> tuple[dict[str, Any], str | None]:
+    """The JSON object in a text frame, or what is wrong with the frame."""
+    if text is None:
+        return {}, "binary frame"
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return {}, "not JSON"
+    if not isinstance(data, dict):
+        return {}, "not a JSON object"
+    return data, None
+
+
+def _is_object_or_absent(value: Any) -> bool:
+    return value is None or isinstance(value, dict)
+
+
+def transport_message_problem(message: dict[str, Any]) -> str | None:
+    """What makes a client's graphql-transport-ws message invalid, or None if it is valid."""
+    kind = message.get("type")
+    if kind in ("connection_init", "ping", "pong"):
+        return None if _is_object_or_absent(message.get("payload")) else "payload is not an object"
+    if kind not in ("subscribe", "complete"):
+        return f"unknown type {kind!r}" if isinstance(kind, str) else "type is missing"
+    operation_id = message.get("id")
+    if not isinstance(operation_id, str) or not operation_id:
+        return "id is not a non-empty string"
+    if kind == "complete":
+        return None
+    payload = message.get("payload")
+    if not isinstance(payload, dict):
+        return "payload is not an object"
+    if not isinstance(payload.get("query"), str):
+        return "query is not a string"
+    if not isinstance(payload.get("operationName"), str | None):
+        return "operationName is not a string"
+    if not _is_object_or_absent(payload.get("variables")):
+        return "variables is not an object"
+    if not _is_object_or_absent(payload.get("extensions")):
+        return "extensions is not an object"
+    return None
+
+
+def checked_operation_type(data: Any, query_parser: QueryParser | None) -> OperationType:
+    """The type of the operation a payload asks to run.
+
+    Raises GraphQLError for what Ariadne's handlers would not survive: a
+    payload that is not an operation, or a document without the named (or
+    any) operation, on which Ariadne raises RuntimeError and drops the
+    connection. It parses with the app's parser (its limits apply) once more
+    than Ariadne does: one parse per operation started, not per event.
+    """
+    validate_data(data)
+    operation_name = data.get("operationName")
+    operation = get_operation_ast(parse_query(None, query_parser, data), operation_name)
+    if operation is None:
+        if operation_name:
+            raise GraphQLError(f"Unknown operation named '{operation_name}'.")
+        raise GraphQLError("The document must contain exactly one operation, or name one.")
+    return operation.operation
 
 
 def _tasks(websocket: WebSocket) -> dict[str, asyncio.Task]:
@@ -144,12 +223,24 @@ class _ConnectionOwnsTasks:
 
 
 class TransportWSHandler(_ConnectionOwnsTasks, GraphQLTransportWSHandler):
-    """Ariadne's graphql-transport-ws handler, owning its per-connection tasks."""
+    """Ariadne's graphql-transport-ws handler, owning its per-connection tasks.
+
+    Ariadne closes with the protocol's codes but no reasons, and lets a
+    malformed `subscribe` (no id, no query, variables that are not an
+    object) crash the connection; here every rule of PROTOCOL.md closes
+    with its code and reason, checked before Ariadne handles the message.
+    """
 
     async def handle_connection_init_timeout(self, websocket: WebSocket, client_context: Any) -> None:
         task = _own_current_task(websocket, "init-timeout")
         try:
-            await super().handle_connection_init_timeout(websocket, client_context)
+            await asyncio.sleep(self.connection_init_wait_timeout.total_seconds())
+            if not client_context.connection_init_received:
+                await close(
+                    websocket,
+                    CloseCode.CONNECTION_INITIALISATION_TIMEOUT,
+                    "Connection initialisation timeout",
+                )
         finally:
             _disown(websocket, "init-timeout", task)
 
@@ -160,11 +251,39 @@ class TransportWSHandler(_ConnectionOwnsTasks, GraphQLTransportWSHandler):
         with suppress(WebSocketDisconnect):
             await super().observe_async_results(websocket, *args)
 
-    async def handle_websocket_subscribe(self, websocket: WebSocket, *args: Any) -> None:
+    async def handle_websocket_message(
+        self, websocket: WebSocket, message: dict[str, Any], client_context: Any
+    ) -> None:
+        problem = transport_message_problem(message)
+        kind = message.get("type")
+        if problem is not None:
+            await close(websocket, CloseCode.BAD_REQUEST, f"Invalid message received: {problem}")
+        elif kind == self.GQL_CONNECTION_INIT and client_context.connection_init_received:
+            await close(
+                websocket, CloseCode.TOO_MANY_INITIALISATION_REQUESTS, "Too many initialisation requests"
+            )
+        elif kind == self.GQL_SUBSCRIBE and not client_context.connection_acknowledged:
+            await close(websocket, CloseCode.UNAUTHORIZED, "Unauthorized")
+        elif kind == self.GQL_SUBSCRIBE and message["id"] in client_context.operations:
+            await close(
+                websocket,
+                CloseCode.SUBSCRIBER_ALREADY_EXISTS,
+                f"Subscriber for {message['id']} already exists",
+            )
+        else:
+            await super().handle_websocket_message(websocket, message, client_context)
+
+    async def handle_websocket_subscribe(
+        self, websocket: WebSocket, data: Any, operation_id: str, client_context: Any
+    ) -> None:
         try:
-            await super().handle_websocket_subscribe(websocket, *args)
-        except GraphQLError as error:  # a payload that is not an operation
-            await websocket.refuse(CloseCode.BAD_REQUEST, f"Invalid subscribe payload: {error.message}")
+            checked_operation_type(data, self.query_parser)
+        except GraphQLError as error:
+            log_error(error, self.logger)
+            payload = [self.error_formatter(error, self.debug)]
+            await websocket.send_json({"type": self.GQL_ERROR, "id": operation_id, "payload": payload})
+            return
+        await super().handle_websocket_subscribe(websocket, data, operation_id, client_context)
         # Let the new operation's task reach its source, so that stopping it
         # at once still closes (and unregisters) the subscription.
         await asyncio.sleep(0)
@@ -178,6 +297,11 @@ class LegacyWSHandler(_ConnectionOwnsTasks, GraphQLWSHandler):
     which kills the connection and leaks the operation. Like the
     transport handler, this one cancels the task iterating the generator
     first, then closes the generator.
+
+    It also answers a query or mutation with `complete` after its `data`,
+    as subscriptions-transport-ws servers do (Ariadne sends none, so those
+    clients wait for the end forever), and a malformed `start` with `error`
+    instead of dropping the connection.
     """
 
     KNOWN_TYPES = frozenset(
@@ -192,21 +316,33 @@ class LegacyWSHandler(_ConnectionOwnsTasks, GraphQLWSHandler):
     async def handle_websocket_message(
         self, websocket: WebSocket, message: dict, operations: dict[str, Operation]
     ) -> None:
-        if message.get("type") not in self.KNOWN_TYPES:
-            text = f"Invalid message type: {message.get('type')!r}"
-            await self.send_error(websocket, message.get("id"), text)
-            return
-        try:
+        kind = message.get("type")
+        if kind in self.KNOWN_TYPES:
             await super().handle_websocket_message(websocket, message, operations)
-        except GraphQLError as error:  # a start payload that is not an operation
-            await self.send_error(websocket, message.get("id"), error.message)
-
-    async def send_error(self, websocket: WebSocket, operation_id: Any, text: str) -> None:
-        logger.info("Legacy WebSocket client error from %s: %s", client_address(websocket), text)
-        frame: dict[str, Any] = {"type": GraphQLWSHandler.GQL_ERROR, "payload": {"message": text}}
-        if isinstance(operation_id, str):
-            frame["id"] = operation_id
+            return
+        logger.info("Legacy WebSocket client from %s sent type %r", client_address(websocket), kind)
+        payload = {"message": f"Invalid message type: {kind!r}"}
+        frame: dict[str, Any] = {"type": self.GQL_ERROR, "payload": payload}
+        if isinstance(message.get("id"), str):
+            frame["id"] = message["id"]
         await websocket.send_json(frame)
+
+    async def process_single_message(
+        self, websocket: WebSocket, data: Any, operation_id: str, operations: dict[str, Operation]
+    ) -> None:
+        try:
+            kind = checked_operation_type(data, self.query_parser)
+        except GraphQLError as error:
+            log_error(error, self.logger)
+            payload = self.error_formatter(error, self.debug)
+            await websocket.send_json({"type": self.GQL_ERROR, "id": operation_id, "payload": payload})
+            return
+        await super().process_single_message(websocket, data, operation_id, operations)
+        if kind != OperationType.SUBSCRIPTION and WebSocketState.DISCONNECTED not in (
+            websocket.client_state,
+            websocket.application_state,
+        ):
+            await websocket.send_json({"type": self.GQL_COMPLETE, "id": operation_id})
 
     async def start_websocket_operation(
         self,
@@ -261,7 +397,7 @@ class NegotiatingWSHandler(GraphQLWebsocketHandlerBase):
         self.handlers = dict(handlers_by_subprotocol)
         self.connections = connections
         self.websocket_class = type(
-            "GuardedWebSocket", (GuardedWebSocket,), {"max_message_size": max_message_size}
+            "GraphQLWebSocket", (GraphQLWebSocket,), {"max_message_size": max_message_size}
         )
 
     def configure(self, *args: Any, **kwargs: Any) -> None:
@@ -285,14 +421,14 @@ class NegotiatingWSHandler(GraphQLWebsocketHandlerBase):
             offered = websocket.scope.get("subprotocols") or []
             logger.info("Refused a WebSocket client offering subprotocols %s", offered)
             await websocket.accept()
-            await websocket.close(CloseCode.SUBPROTOCOL_NOT_ACCEPTABLE, "Subprotocol not acceptable")
+            await close(websocket, CloseCode.SUBPROTOCOL_NOT_ACCEPTABLE, "Subprotocol not acceptable")
             return
+        subprotocol, handler = chosen
         if not self.connections.admit(websocket):
             logger.info("Refused a WebSocket client: too many connections from %s", client_address(websocket))
-            await websocket.accept(chosen[0])
-            await websocket.close(POLICY_VIOLATION, "Too many connections from this address")
+            await websocket.accept(subprotocol)
+            await close(websocket, POLICY_VIOLATION, "Too many connections from this address")
             return
-        handler = chosen[1]
         try:
             await handler.handle_websocket(websocket)
         finally:

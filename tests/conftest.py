@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import uvicorn
 from starlette.testclient import TestClient
 
 from app import create_app
+from explorer import ASSETS
 from settings import Settings
 from tests.operations import CREATE_USER, SEND
 
@@ -119,6 +121,49 @@ def live(app) -> Iterator[ThreadedServer]:
     server = ThreadedServer(app).start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def live_with() -> Iterator[Callable[..., ThreadedServer]]:
+    """Start real uvicorn servers on fresh apps with these settings; all stopped at the end."""
+    servers: list[ThreadedServer] = []
+
+    def start(**overrides: Any) -> ThreadedServer:
+        server = ThreadedServer(create_app(make_settings(**overrides))).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def require(available: bool, what: str, how_to_install: str) -> None:
+    """Skip a test whose tool is missing on a developer machine; fail it in CI (CI=true)."""
+    if available:
+        return
+    message = f"Missing {what}: {how_to_install}"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{message} (CI must run every test; .ci/run installs it)")
+    pytest.skip(message)
+
+
+def require_node_packages(*packages: str) -> str:
+    """The `node` executable, once it and these npm packages are installed."""
+    node = shutil.which("node")
+    require(node is not None, "Node.js", "apt-get install nodejs npm, then run `make`")
+    require_npm_packages(*packages)
+    assert node is not None
+    return node
+
+
+def require_npm_packages(*packages: str) -> None:
+    missing = [name for name in packages if not (ROOT / "node_modules" / name / "package.json").is_file()]
+    require(not missing, f"npm packages {', '.join(missing)}", "install npm, then run `make` (runs `npm ci`)")
+
+
+def require_explorer_assets() -> None:
+    require_npm_packages(*sorted({asset.package for asset in ASSETS.values()}))
 
 
 class ProcessServer:

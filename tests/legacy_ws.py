@@ -8,12 +8,16 @@ from starlette.testclient import TestClient
 
 
 class LegacyClient:
-    """Speaks subscriptions-transport-ws as GraphQL Playground does, skipping keep-alives."""
+    """Speaks subscriptions-transport-ws as GraphQL Playground does.
+
+    `receive` skips keep-alives and records `complete` frames in `completed`.
+    """
 
     def __init__(self, client: TestClient, connection_init: bool = True) -> None:
         self._context = client.websocket_connect("/", subprotocols=["graphql-ws"])
         self._connection_init = connection_init
         self.ws: Any = None
+        self.completed: list[str] = []
 
     def __enter__(self) -> LegacyClient:
         self.ws = self._context.__enter__()
@@ -29,7 +33,9 @@ class LegacyClient:
     def receive(self) -> dict:
         while True:
             message = self.ws.receive_json()
-            if message["type"] != "ka":
+            if message["type"] == "complete":
+                self.completed.append(message["id"])
+            elif message["type"] != "ka":
                 return message
 
     def start(self, operation_id: str, query: str, variables: dict | None = None) -> None:
