@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount
 
-from auth import CONNECTION_VIEWER, bearer_token, user_for_token
+from auth import CONNECTION_VIEWER, bearer_token, connection_authenticator, user_for_token
 from connections import Connections
 from errors import GraphQLErrorLogger, format_error
 from explorer import ExplorerAssets, Playground, explorer_routes
@@ -81,14 +81,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
             user = await user_for_token(store, token, request.client.host if request.client else "?")
         return {"request": request, "store": store, "hub": hub, "settings": settings, "viewer": user}
 
+    on_connect = connection_authenticator(store, settings.auth_mode)
     websocket_handler = NegotiatingWSHandler(
         (
             TRANSPORT_WS,
             TransportWSHandler(
-                connection_init_wait_timeout=timedelta(seconds=settings.connection_init_timeout)
+                on_connect=on_connect,
+                connection_init_wait_timeout=timedelta(seconds=settings.connection_init_timeout),
             ),
         ),
-        (LEGACY_WS, LegacyWSHandler(keepalive=settings.keepalive_interval or None)),
+        (LEGACY_WS, LegacyWSHandler(on_connect=on_connect, keepalive=settings.keepalive_interval or None)),
         connections=connections,
         max_message_size=settings.max_ws_message_size,
     )

@@ -14,6 +14,7 @@ import logging
 import secrets
 from typing import Any
 
+from ariadne.exceptions import WebSocketConnectionError
 from graphql import GraphQLError, GraphQLResolveInfo
 
 from errors import DomainError
@@ -97,3 +98,21 @@ def check_acting_as(info: GraphQLResolveInfo, user_id: str | None) -> None:
     user = viewer(info)
     if user is not None and info.context["settings"].auth_mode == REQUIRED and user.user_id != user_id:
         raise DomainError("Forbidden")
+
+
+def connection_authenticator(store: Store, auth_mode: str):
+    """An Ariadne `on_connect` hook: who the `connection_init` token proves the client to be.
+
+    In required mode a missing or wrong token refuses the connection; in
+    open mode the connection is anonymous unless its token is valid.
+    """
+
+    async def on_connect(websocket: Any, payload: Any) -> None:
+        token = connection_params_token(payload)
+        client = websocket.scope.get("client")
+        user = await user_for_token(store, token, client[0] if client else "?")
+        if user is None and auth_mode == REQUIRED:
+            raise WebSocketConnectionError({"message": "Unauthenticated"})
+        websocket.scope[CONNECTION_VIEWER] = user
+
+    return on_connect

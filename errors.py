@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ariadne import format_error as ariadne_format_error
+from ariadne.exceptions import WebSocketConnectionError
 from graphql import GraphQLError
 from starlette.websockets import WebSocketDisconnect
 
@@ -48,6 +49,9 @@ class GraphQLErrorLogger(logging.LoggerAdapter):
     def error(self, msg: Any, *args: Any, exc_info: Any = None, **kwargs: Any) -> None:
         if isinstance(msg, GraphQLError) and is_client_error(msg):
             self.logger.info("GraphQL error: %s", msg.message)
+            return
+        if isinstance(msg, WebSocketConnectionError):
+            self.logger.info("WebSocket connection refused: %s", msg.payload)
             return
         if isinstance(msg, WebSocketDisconnect) or (
             isinstance(msg, GraphQLError) and isinstance(msg.original_error, WebSocketDisconnect)

@@ -25,6 +25,7 @@ from ariadne.asgi.handlers import (
     GraphQLWebsocketHandlerBase,
     GraphQLWSHandler,
 )
+from ariadne.exceptions import WebSocketConnectionError
 from ariadne.graphql import parse_query, validate_data
 from ariadne.logger import log_error
 from ariadne.types import Operation, QueryParser
@@ -243,6 +244,22 @@ class TransportWSHandler(_ConnectionOwnsTasks, GraphQLTransportWSHandler):
                 )
         finally:
             _disown(websocket, "init-timeout", task)
+
+    async def handle_websocket_connection_init_message(
+        self, websocket: WebSocket, message: dict[str, Any], client_context: Any
+    ) -> None:
+        # Ariadne closes a refused connection with 1000 and logs a traceback;
+        # the protocol wants 4403 Forbidden. (A second init is refused earlier.)
+        client_context.connection_init_received = True
+        if self.on_connect is not None:
+            try:
+                await self.on_connect(websocket, message.get("payload"))
+            except WebSocketConnectionError as refused:
+                logger.info("Refused a connection from %s: %s", client_address(websocket), refused.payload)
+                await close(websocket, CloseCode.FORBIDDEN, "Forbidden")
+                return
+        await websocket.send_json({"type": self.GQL_CONNECTION_ACK})
+        client_context.connection_acknowledged = True
 
     async def observe_async_results(self, websocket: WebSocket, *args: Any) -> None:
         # Ariadne's version lets a disconnect escape the task before it

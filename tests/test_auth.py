@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import json
 import logging
 
+import httpx
 import pytest
+import websockets
 from starlette.testclient import TestClient
 
 from app import create_app
 from settings import Settings
-from tests.conftest import gql
+from tests.conftest import ThreadedServer, gql
 from tests.operations import CREATE_USER, CREATE_USER_ONE, MESSAGES, SEND
 
 ROTATE = "mutation { rotateToken { success errors token } }"
@@ -123,3 +127,139 @@ def test_rotate_token_needs_a_token_even_in_open_mode(client):
 def test_auth_mode_must_be_open_or_required():
     with pytest.raises(ValueError, match="AUTH_MODE"):
         Settings.from_env({"AUTH_MODE": "sometimes"})
+
+
+async def ws_connect(
+    url: str, subprotocol: str, payload: dict | None
+) -> tuple[list[dict], int | None, object]:
+    """connection_init with `payload`; the frames received until ack or close, and the close code."""
+    ws = await websockets.connect(url, subprotocols=[subprotocol])
+    await ws.send(json.dumps({"type": "connection_init", "payload": payload or {}}))
+    frames = []
+    try:
+        while True:
+            frame = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            if frame["type"] == "ka":
+                continue
+            frames.append(frame)
+            if frame["type"] == "connection_ack":
+                return frames, None, ws
+    except websockets.ConnectionClosed as closed:
+        return frames, closed.rcvd.code if closed.rcvd else None, ws
+
+
+async def ws_operation(ws, subprotocol: str, query: str, variables: dict) -> dict:
+    start = {"graphql-ws": "start", "graphql-transport-ws": "subscribe"}[subprotocol]
+    await ws.send(
+        json.dumps({"type": start, "id": "op", "payload": {"query": query, "variables": variables}})
+    )
+    while True:
+        frame = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        if frame.get("id") == "op":
+            return frame
+
+
+SUBPROTOCOLS = ["graphql-ws", "graphql-transport-ws"]
+SUBSCRIBE = "subscription ($u: String) { messages(userId: $u) { content senderId } }"
+
+
+@pytest.fixture
+def required_server():
+    server = ThreadedServer(create_app(Settings(auth_mode="required"))).start()
+    yield server
+    server.stop()
+
+
+def sign_up_over(server, username: str) -> tuple[str, str]:
+    query = CREATE_USER.replace("errors", "errors token")
+    created = httpx.post(server.url, json={"query": query, "variables": {"username": username}}).json()
+    return created["data"]["createUser"]["user"]["userId"], created["data"]["createUser"]["token"]
+
+
+@pytest.mark.parametrize("subprotocol", SUBPROTOCOLS)
+def test_websocket_without_a_valid_token_is_refused_in_required_mode(required_server, subprotocol):
+    ann, _ = sign_up_over(required_server, "ann")
+
+    async def scenario():
+        results = []
+        for payload in (None, {"authToken": f"{ann}.wrong"}, {"Authorization": "Bearer nonsense"}):
+            frames, code, _ = await ws_connect(required_server.ws_url, subprotocol, payload)
+            results.append((frames, code))
+        return results
+
+    for frames, code in asyncio.run(scenario()):
+        if subprotocol == "graphql-transport-ws":
+            assert (frames, code) == ([], 4403)
+        else:
+            assert frames == [{"type": "connection_error", "payload": {"message": "Unauthenticated"}}]
+            assert code == 1000
+
+
+@pytest.mark.parametrize("subprotocol", SUBPROTOCOLS)
+@pytest.mark.parametrize("form", ["authToken", "Authorization"])
+def test_websocket_token_allows_only_your_own_messages(required_server, subprotocol, form):
+    ann, ann_token = sign_up_over(required_server, "ann")
+    bob, _ = sign_up_over(required_server, "bob")
+    params = {"authToken": ann_token} if form == "authToken" else {"Authorization": f"Bearer {ann_token}"}
+
+    async def scenario():
+        frames, code, ws = await ws_connect(required_server.ws_url, subprotocol, params)
+        assert frames[-1]["type"] == "connection_ack" and code is None
+        forbidden = await ws_operation(ws, subprotocol, SUBSCRIBE, {"u": bob})
+        forged = await ws_operation(ws, subprotocol, SEND, {"from": bob, "to": ann, "content": "forged"})
+        await ws.close()
+        return forbidden, forged
+
+    forbidden, forged = asyncio.run(scenario())
+    assert forbidden["type"] == "error"
+    payload = forbidden["payload"]
+    messages = [e["message"] for e in payload] if isinstance(payload, list) else [payload["message"]]
+    assert messages == ["Forbidden"]
+    assert forged["payload"]["data"]["createMessage"] == {
+        "success": False,
+        "errors": ["Forbidden"],
+        "message": None,
+    }
+
+
+@pytest.mark.parametrize("subprotocol", SUBPROTOCOLS)
+def test_websocket_subscriber_receives_its_messages_with_a_token(required_server, subprotocol):
+    ann, ann_token = sign_up_over(required_server, "ann")
+    bob, bob_token = sign_up_over(required_server, "bob")
+
+    async def scenario():
+        _, _, ws = await ws_connect(required_server.ws_url, subprotocol, {"authToken": bob_token})
+        start = {"graphql-ws": "start", "graphql-transport-ws": "subscribe"}[subprotocol]
+        payload = {"query": SUBSCRIBE, "variables": {"u": bob}}
+        await ws.send(json.dumps({"type": start, "id": "s", "payload": payload}))
+        await ws_operation(ws, subprotocol, '{ userId(username: "ann") }', {})
+        async with httpx.AsyncClient() as http:
+            sent = await http.post(
+                required_server.url,
+                json={"query": SEND, "variables": {"from": ann, "to": bob, "content": "for bob"}},
+                headers={"Authorization": f"Bearer {ann_token}"},
+            )
+        assert sent.json()["data"]["createMessage"]["success"] is True
+        while True:
+            frame = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            if frame.get("id") == "s":
+                await ws.close()
+                return frame["payload"]
+
+    assert asyncio.run(scenario()) == {"data": {"messages": {"content": "for bob", "senderId": ann}}}
+
+
+def test_a_rotated_token_no_longer_opens_connections(required_server):
+    _, old = sign_up_over(required_server, "ann")
+    rotated = httpx.post(
+        required_server.url, json={"query": ROTATE}, headers={"Authorization": f"Bearer {old}"}
+    )
+    new = rotated.json()["data"]["rotateToken"]["token"]
+
+    async def scenario():
+        refused = await ws_connect(required_server.ws_url, "graphql-transport-ws", {"authToken": old})
+        accepted = await ws_connect(required_server.ws_url, "graphql-transport-ws", {"authToken": new})
+        await accepted[2].close()
+        return refused[1], accepted[0][-1]["type"]
+
+    assert asyncio.run(scenario()) == (4403, "connection_ack")
