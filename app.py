@@ -20,6 +20,7 @@ from starlette.routing import Mount, Route
 
 from errors import GraphQLErrorLogger
 from mutations import mutation
+from objects import message
 from queries import query
 from settings import Settings
 from store import MemoryStore
@@ -33,6 +34,7 @@ schema = make_executable_schema(
     query,
     mutation,
     subscription,
+    message,
     convert_names_case=True,
 )
 

@@ -19,6 +19,7 @@ from starlette.testclient import TestClient
 
 from app import create_app
 from settings import Settings
+from store import MemoryStore
 from tests.operations import CREATE_USER, SEND
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,6 +32,16 @@ def make_settings(**overrides: Any) -> Settings:
 @pytest.fixture
 def app():
     return create_app(make_settings())
+
+
+# The stores every store-level test runs against; database-backed stores join this list.
+STORES = {"memory": MemoryStore}
+
+
+@pytest.fixture(params=sorted(STORES))
+def store(request):
+    """A fresh, empty store of each kind; the tests drive it with `asyncio.run`."""
+    yield STORES[request.param]()
 
 
 @pytest.fixture
