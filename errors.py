@@ -39,11 +39,17 @@ class GraphQLErrorLogger(logging.LoggerAdapter):
     """Ariadne logs every GraphQL error with a traceback; only a server fault deserves one.
 
     Errors a client caused (syntax, validation, "User not found") carry no
-    original exception: they are logged as one INFO line.
+    original exception, or only the GraphQLError a resolver raised on
+    purpose: they are logged as one INFO line.
     """
 
     def error(self, msg: Any, *args: Any, exc_info: Any = None, **kwargs: Any) -> None:
-        if isinstance(msg, GraphQLError) and msg.original_error is None:
+        if isinstance(msg, GraphQLError) and _caused_by_client(msg):
             self.logger.info("GraphQL error: %s", msg.message)
             return
         self.logger.error(msg, *args, exc_info=exc_info, **kwargs)
+
+
+def _caused_by_client(error: GraphQLError) -> bool:
+    original = error.original_error
+    return original is None or (isinstance(original, GraphQLError) and original.original_error is None)

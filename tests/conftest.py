@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -23,6 +24,9 @@ from store import MemoryStore
 from tests.operations import CREATE_USER, SEND
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# A message's createdAt: ISO 8601, UTC, milliseconds.
+ISO_UTC_MILLIS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 
 
 def make_settings(**overrides: Any) -> Settings:

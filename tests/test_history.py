@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
 
 import pytest
@@ -10,11 +9,10 @@ from starlette.testclient import TestClient
 
 from app import create_app
 from settings import Settings
-from tests.conftest import create_user, gql, send
+from tests.conftest import ISO_UTC_MILLIS, create_user, gql, send
 from tests.operations import HISTORY_PAGE, MESSAGES, MESSAGES_USER_TWO
 
 NOT_AN_ID = '{}: "{}" is not a message id (ids are "1", "2", ...; "0" is the start)'
-ISO_UTC_MILLIS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 
 
 def page(client, user_id="1", **arguments) -> dict:
