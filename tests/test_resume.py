@@ -399,3 +399,33 @@ def test_a_message_touches_only_the_queues_of_its_parties(monkeypatch):
     asyncio.run(scenario())
     assert hub.count() == 0
     assert hub._sent_subscriptions == {}, "closing removes includeSent subscriptions from both registries"
+
+
+async def vanish_during_replays(server, subprotocol: str, clients: int) -> None:
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        for name in ("ann", "bob"):
+            await post(http, CREATE_USER, {"username": name})
+        for n in range(100):
+            await send_over_http(http, "1", "2", f"old {n}")
+    for n in range(clients):
+        async with RawClient.connect(server.ws_url, subprotocol) as client:
+            await client.start("s", SUBSCRIBE_AFTER, {"userId": "2", "after": "0", "includeSent": n % 2 == 0})
+            for _ in range(n % 5):
+                await client.event("s")
+            client.ws.transport.abort()
+
+
+@pytest.mark.parametrize("subprotocol", SUBPROTOCOLS)
+def test_clients_vanishing_during_a_replay_leave_no_subscription(subprotocol, server_errors):
+    server = ThreadedServer(create_app(Settings(max_page_size=2))).start()
+    try:
+        asyncio.run(vanish_during_replays(server, subprotocol, clients=30))
+        hub = server.app.state.hub
+        deadline = time.monotonic() + 10
+        while server.call(hub.count) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.call(hub.count) == 0
+        assert server.call(lambda: hub._sent_subscriptions) == {}
+    finally:
+        server.stop()
+    assert server_errors() == []
