@@ -192,9 +192,11 @@ async def replay_while_others_send(server, subprotocol: str, rounds: int) -> Non
             async with RawClient.connect(server.ws_url, subprotocol) as client:
                 sending = asyncio.create_task(send_concurrently_then_end(round_number))
                 await client.start("s", SUBSCRIBE_AFTER, {"userId": "2", "after": cursor})
-                received = [await client.event("s")]
-                while received[-1]["content"] != f"end of round {round_number}":
+                received = []
+                for _ in range(1000):  # far more than a round sends
                     received.append(await client.event("s"))
+                    if received[-1]["content"] == f"end of round {round_number}":
+                        break
                 await sending
                 history = (await post(http, HISTORY_PAGE, {"userId": "2"}))["messages"]["messages"]
                 to_bob = [m["id"] for m in history if m["recipientId"] == "2" and int(m["id"]) > int(cursor)]
