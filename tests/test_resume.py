@@ -24,8 +24,19 @@ from settings import Settings
 from store import Message
 from subscriptions import Hub, Subscription
 from tests.conftest import ISO_UTC_MILLIS, ThreadedServer, create_user, send
+from tests.conftest import gql as gql_post
 from tests.legacy_ws import LegacyClient
-from tests.operations import CREATE_USER, HISTORY_PAGE, SEND, SUBSCRIBE_AFTER, USER_ID
+from tests.operations import (
+    CREATE_USER,
+    CREATE_USER_ONE,
+    CREATE_USER_TWO,
+    HISTORY_PAGE,
+    SEND,
+    SEND_HELLO,
+    SUBSCRIBE_AFTER,
+    SUBSCRIBE_USER_TWO,
+    USER_ID,
+)
 
 SUBPROTOCOLS = ["graphql-ws", "graphql-transport-ws"]
 
@@ -431,3 +442,14 @@ def test_clients_vanishing_during_a_replay_leave_no_subscription(subprotocol, se
     finally:
         server.stop()
     assert server_errors() == []
+
+
+def test_playground_resume_from_the_start_replays_the_walk_through(client):
+    """The README's Playground example: after the tutorial's steps, `after: "0"` replays "Hello there"."""
+    for operation in (CREATE_USER_ONE, CREATE_USER_TWO, SEND_HELLO):
+        gql_post(client, operation)
+    with LegacyClient(client) as playground:
+        playground.start("1", SUBSCRIBE_USER_TWO.replace('(userId: "2")', '(userId: "2", after: "0")'))
+        assert playground.next_data("1") == {
+            "data": {"messages": {"content": "Hello there", "senderId": "1", "recipientId": "2"}}
+        }
