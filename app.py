@@ -28,6 +28,7 @@ from errors import GraphQLErrorLogger, format_error
 from explorer import ExplorerAssets, Playground, explorer_routes
 from limits import BodySizeLimit, query_parser, validation_rules
 from mutations import mutation
+from objects import message
 from queries import query
 from settings import Settings
 from store import MemoryStore
@@ -41,6 +42,7 @@ schema = make_executable_schema(
     query,
     mutation,
     subscription,
+    message,
     convert_names_case=True,
 )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from ariadne import MutationType
@@ -41,8 +42,10 @@ async def resolve_create_message(
     problems = content_errors(content, context["settings"].max_content_length)
     if problems:
         raise DomainError(*problems)
-    message = await context["store"].add_message(sender_id or "", recipient_id or "", content)
-    await context["hub"].publish(message)
+    store = context["store"]
+    message = await context["hub"].create_and_publish(
+        partial(store.add_message, sender_id or "", recipient_id or "", content)
+    )
     return {"success": True, "errors": None, "message": message}
 
 

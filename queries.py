@@ -8,8 +8,8 @@ from ariadne import QueryType
 from graphql import GraphQLResolveInfo
 
 from auth import check_acting_as, viewer
-from errors import returns_result
-from validation import clean_username
+from errors import DomainError, returns_result
+from validation import clean_username, parse_page_request
 
 query = QueryType()
 
@@ -25,7 +25,19 @@ async def resolve_user_id(_: Any, info: GraphQLResolveInfo, username: str) -> st
 
 @query.field("messages")
 @returns_result
-async def resolve_messages(_: Any, info: GraphQLResolveInfo, user_id: str) -> dict[str, Any]:
+async def resolve_messages(
+    _: Any,
+    info: GraphQLResolveInfo,
+    user_id: str,
+    after: str | None = None,
+    before: str | None = None,
+    limit: int | None = None,
+) -> dict[str, Any]:
     check_acting_as(info, user_id)
-    messages = await info.context["store"].messages_for(user_id)
-    return {"success": True, "errors": None, "messages": messages}
+    page_request, problems = parse_page_request(after, before, limit, info.context["settings"].max_page_size)
+    if problems:
+        raise DomainError(*problems)
+    page = await info.context["store"].messages_for(
+        user_id, page_request.after, page_request.before, page_request.limit
+    )
+    return {"success": True, "errors": None, "messages": page.messages, "has_more": page.has_more}

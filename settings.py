@@ -27,6 +27,9 @@ class Settings:
     keepalive_interval: float = 12.0
     # Seconds a graphql-transport-ws client has to send `connection_init`.
     connection_init_timeout: float = 3.0
+    # Most messages in one page of history (`messages(after/before/limit)`) and in
+    # one store read of a resuming subscription's replay.
+    max_page_size: int = 500
     # Largest HTTP request body, in bytes; larger gets 413 before it is parsed.
     max_body_size: int = 1024 * 1024
     # Longest query text, in characters, and most lexical tokens (and comments) in it.

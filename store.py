@@ -1,12 +1,15 @@
 """The chat's data: users and messages, behind a small async interface.
 
 `MemoryStore` keeps everything in dicts and lists, as the tutorial does, with
-a per-user index so that one user's history costs O(that user's messages).
+per-user indexes in id order, so that a page of one user's history costs
+O(log n + page) whatever the size of the store.
 A database-backed store implements the same `Store` protocol.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
@@ -29,7 +32,30 @@ class Message:
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
+@dataclass(frozen=True, slots=True)
+class MessagePage:
+    """Messages oldest first, and whether more lie beyond them in the direction they were read."""
+
+    messages: list[Message]
+    has_more: bool = False
+
+
+def message_position(message: Message) -> int:
+    """A message's place in the store's order: its id, as a number."""
+    return int(message.id)
+
+
 class Store(Protocol):
+    """What the resolvers and the hub need from a store.
+
+    Message ids are decimal strings of increasing integers (1, 2, ...); a
+    cursor is such an integer, or 0 for "before the first message". A store
+    must make messages visible in id order (a reader never sees id n + 1
+    without n), so that "every message after id n" is a stable question.
+    Each read below is one indexed range scan in SQL:
+    `WHERE <user column> = :user AND id > :after AND id < :before ORDER BY id LIMIT :limit + 1`.
+    """
+
     async def create_user(self, username: str) -> User:
         """Add a user with the next id; DomainError("Username is taken") if it exists."""
 
@@ -44,21 +70,50 @@ class Store(Protocol):
     async def get_user(self, user_id: str) -> User | None: ...
 
     async def add_message(self, sender_id: str, recipient_id: str, content: str) -> Message:
-        """Store a message; DomainError naming each unknown party."""
+        """Store a message with the next id and a `created_at` no earlier than the last one's.
 
-    async def messages_for(self, user_id: str) -> list[Message]:
-        """Every message the user sent or received, oldest first."""
+        DomainError naming each unknown party.
+        """
+
+    async def messages_for(
+        self,
+        user_id: str,
+        after: int | None = None,
+        before: int | None = None,
+        limit: int | None = None,
+    ) -> MessagePage:
+        """The messages the user sent or received with after < id < before, oldest first.
+
+        Without a limit, all of them. With one, at most `limit`: the first ones
+        when `after` is given (reading forward), else the last ones (reading
+        back from `before`, or from the newest). DomainError for an unknown
+        user or a cursor that is neither 0 nor the id of a message.
+        """
+
+    async def messages_to(self, recipient_id: str, after: int, limit: int) -> MessagePage:
+        """The first `limit` messages received by the user with an id above `after`, oldest first.
+
+        What a subscription resuming after `after` replays; DomainError as for `messages_for`.
+        """
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 class MemoryStore:
     """The tutorial's in-memory store: lost on restart, private to one process."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], datetime] = _utc_now) -> None:
+        self._clock = clock
         self._users: dict[str, User] = {}
         self._ids_by_username: dict[str, str] = {}
         self._token_hashes: dict[str, str] = {}
+        # Per user, in id order: every message sent or received, and those received.
         self._messages_by_user: dict[str, list[Message]] = {}
+        self._received_by_user: dict[str, list[Message]] = {}
         self._message_count = 0
+        self._last_created_at: datetime | None = None
 
     async def create_user(self, username: str) -> User:
         if username in self._ids_by_username:
@@ -67,6 +122,7 @@ class MemoryStore:
         self._users[user.user_id] = user
         self._ids_by_username[username] = user.user_id
         self._messages_by_user[user.user_id] = []
+        self._received_by_user[user.user_id] = []
         return user
 
     async def user_id(self, username: str) -> str | None:
@@ -90,13 +146,54 @@ class MemoryStore:
         if errors:
             raise DomainError(*errors)
         self._message_count += 1
-        message = Message(str(self._message_count), sender_id, recipient_id, content)
+        message = Message(str(self._message_count), sender_id, recipient_id, content, self._next_created_at())
         self._messages_by_user[sender_id].append(message)
         if recipient_id != sender_id:
             self._messages_by_user[recipient_id].append(message)
+        self._received_by_user[recipient_id].append(message)
         return message
 
-    async def messages_for(self, user_id: str) -> list[Message]:
+    def _next_created_at(self) -> datetime:
+        """Now, or the last message's time if the clock went back: times never decrease."""
+        now = self._clock()
+        if self._last_created_at is not None and now < self._last_created_at:
+            now = self._last_created_at
+        self._last_created_at = now
+        return now
+
+    async def messages_for(
+        self,
+        user_id: str,
+        after: int | None = None,
+        before: int | None = None,
+        limit: int | None = None,
+    ) -> MessagePage:
         if user_id not in self._users:
             raise DomainError("User not found")
-        return list(self._messages_by_user[user_id])
+        self._check_cursor("after", after)
+        self._check_cursor("before", before)
+        return _page(self._messages_by_user[user_id], after, before, limit)
+
+    async def messages_to(self, recipient_id: str, after: int, limit: int) -> MessagePage:
+        if recipient_id not in self._users:
+            raise DomainError("User not found")
+        self._check_cursor("after", after)
+        return _page(self._received_by_user[recipient_id], after, None, limit)
+
+    def _check_cursor(self, argument: str, cursor: int | None) -> None:
+        # Ids are 1..count with no gaps here; a SQL store looks the id up instead.
+        if cursor is not None and not 0 <= cursor <= self._message_count:
+            raise DomainError(f"{argument}: no message has id {cursor}")
+
+
+def _page(messages: list[Message], after: int | None, before: int | None, limit: int | None) -> MessagePage:
+    """The page of an id-ordered list that `Store.messages_for` describes, found by bisection."""
+    start = 0 if after is None else bisect_right(messages, after, key=message_position)
+    end = len(messages) if before is None else bisect_left(messages, before, key=message_position)
+    if end <= start:
+        return MessagePage([])
+    if limit is None or end - start <= limit:
+        return MessagePage(messages[start:end])
+    if after is not None:
+        return MessagePage(messages[start : start + limit], has_more=True)
+    return MessagePage(messages[end - limit : end], has_more=True)

@@ -1,15 +1,20 @@
 """Fan-out of new messages to live subscriptions, and the `messages` subscription.
 
 The hub keeps one bounded queue per active subscription, registered under the
-recipient's id: publishing a message touches only its recipient's queues and
-never waits. A subscriber that lets its queue fill is ended with an error
-rather than slowing anyone else down.
+recipient's id (and, for `includeSent`, under the sender's id too):
+publishing a message touches only its parties' queues and never waits. A
+subscriber that lets its queue fill is ended with an error rather than
+slowing anyone else down. A subscription with `after` replays the store
+first (`Resumed`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from ariadne import SubscriptionType
@@ -17,7 +22,8 @@ from graphql import GraphQLError, GraphQLResolveInfo
 
 from auth import check_acting_as
 from errors import DomainError
-from store import Message
+from store import Message, MessagePage, message_position
+from validation import parse_cursor
 
 logger = logging.getLogger("chat.subscriptions")
 
@@ -36,12 +42,18 @@ class Subscription:
     error ends it.
     """
 
-    __slots__ = ("_closed", "_connection", "_hub", "_queue", "recipient_id")
+    __slots__ = ("_closed", "_connection", "_hub", "_queue", "include_sent", "recipient_id")
 
     def __init__(
-        self, hub: Hub, recipient_id: str, queue_size: int, connection: set[Subscription] | None
+        self,
+        hub: Hub,
+        recipient_id: str,
+        queue_size: int,
+        include_sent: bool = False,
+        connection: set[Subscription] | None = None,
     ) -> None:
         self.recipient_id = recipient_id
+        self.include_sent = include_sent
         self._queue: asyncio.Queue[Any] = asyncio.Queue(queue_size)
         self._hub = hub
         self._closed = False
@@ -79,7 +91,8 @@ class Subscription:
             await self.aclose()
             raise GraphQLError(
                 f"Subscription ended: more than {self._queue.maxsize} messages "
-                "were waiting to be delivered. Subscribe again to continue."
+                "were waiting to be delivered. Subscribe again to continue, "
+                "with `after` set to the id of the last message received."
             )
         return item
 
@@ -91,36 +104,107 @@ class Subscription:
                 self._connection.discard(self)
 
 
+class Resumed:
+    """Stored messages after a cursor, then live ones: no gap, no duplicate, in id order.
+
+    The live subscription is registered before the store is first read, so a
+    message stored meanwhile is in the store, in the live queue, or both; live
+    messages at or below the last id read from the store were replayed and
+    are dropped. The store is read one page at a time, as the client takes
+    messages; live ones wait in the bounded queue meanwhile.
+    """
+
+    __slots__ = ("_live", "_pending", "_read_page", "_read_up_to", "_replaying")
+
+    def __init__(
+        self, live: Subscription, read_page: Callable[..., Awaitable[MessagePage]], after: int
+    ) -> None:
+        self._live = live
+        self._read_page = read_page
+        self._read_up_to = after
+        self._pending: deque[Message] = deque()
+        self._replaying = True
+
+    async def read_next_page(self) -> None:
+        page = await self._read_page(after=self._read_up_to)
+        self._pending.extend(page.messages)
+        if page.messages:
+            self._read_up_to = message_position(page.messages[-1])
+        self._replaying = page.has_more
+
+    def __aiter__(self) -> Resumed:
+        return self
+
+    async def __anext__(self) -> Message:
+        while not self._pending and self._replaying:
+            await self.read_next_page()
+        if self._pending:
+            return self._pending.popleft()
+        while True:
+            message = await anext(self._live)
+            if message_position(message) > self._read_up_to:
+                return message
+
+    async def aclose(self) -> None:
+        self._pending.clear()
+        self._replaying = False
+        await self._live.aclose()
+
+
 class Hub:
-    """Registry of live subscriptions, keyed by recipient id."""
+    """Registry of live subscriptions, keyed by the user whose messages they receive.
+
+    Every subscription is registered under its user's id, where messages to
+    that user find it; an `includeSent` one also under the same id in a second
+    registry, where messages from that user find it.
+    """
 
     def __init__(self, queue_size: int) -> None:
         self.queue_size = queue_size
         self._subscriptions: dict[str, set[Subscription]] = {}
+        self._sent_subscriptions: dict[str, set[Subscription]] = {}
+        self._in_store_order = asyncio.Lock()
 
-    def subscribe(self, recipient_id: str, connection: set[Subscription] | None = None) -> Subscription:
+    def subscribe(
+        self, recipient_id: str, include_sent: bool = False, connection: set[Subscription] | None = None
+    ) -> Subscription:
         """Register a new subscription; the caller must `aclose()` it.
 
         `connection` is the set of live subscriptions of the caller's
         connection: the subscription stays in it while it lives.
         """
-        sub = Subscription(self, recipient_id, self.queue_size, connection)
+        sub = Subscription(self, recipient_id, self.queue_size, include_sent, connection)
         self._subscriptions.setdefault(recipient_id, set()).add(sub)
+        if include_sent:
+            self._sent_subscriptions.setdefault(recipient_id, set()).add(sub)
         return sub
 
     def unregister(self, sub: Subscription) -> None:
-        subs = self._subscriptions.get(sub.recipient_id)
-        if subs is not None:
-            subs.discard(sub)
-            if not subs:
-                del self._subscriptions[sub.recipient_id]
+        _discard(self._subscriptions, sub.recipient_id, sub)
+        if sub.include_sent:
+            _discard(self._sent_subscriptions, sub.recipient_id, sub)
+
+    async def create_and_publish(self, create: Callable[[], Awaitable[Message]]) -> Message:
+        """Store a message with `create`, then publish it, one message at a time.
+
+        Publishing in the order of storing keeps each subscriber's sequence the
+        store's id order even with a store whose writes wait on I/O; with the
+        in-memory store, which never waits, the lock is never contended.
+        """
+        async with self._in_store_order:
+            message = await create()
+            await self.publish(message)
+        return message
 
     async def publish(self, message: Message) -> None:
-        """Queue the message for each subscription of its recipient; never waits."""
-        subs = self._subscriptions.get(message.recipient_id)
-        if not subs:
+        """Queue the message for the subscriptions of its parties; never waits."""
+        receivers = self._subscriptions.get(message.recipient_id, ())
+        senders = self._sent_subscriptions.get(message.sender_id, ())
+        if message.sender_id == message.recipient_id:
+            senders = ()  # a message to oneself reaches an includeSent subscription once
+        if not receivers and not senders:
             return
-        too_slow = [sub for sub in subs if not sub.offer(message)]
+        too_slow = [sub for subs in (receivers, senders) for sub in subs if not sub.offer(message)]
         for sub in too_slow:
             logger.warning(
                 "Ending a subscription of user %s: %d messages undelivered",
@@ -131,10 +215,18 @@ class Hub:
             sub.overflow()
 
     def count(self, recipient_id: str | None = None) -> int:
-        """Live subscriptions, of one recipient or in all."""
+        """Live subscriptions, of one user or in all."""
         if recipient_id is not None:
             return len(self._subscriptions.get(recipient_id, ()))
         return sum(len(subs) for subs in self._subscriptions.values())
+
+
+def _discard(registry: dict[str, set[Subscription]], key: str, sub: Subscription) -> None:
+    subs = registry.get(key)
+    if subs is not None:
+        subs.discard(sub)
+        if not subs:
+            del registry[key]
 
 
 # Where a WebSocket connection keeps its live subscriptions.
@@ -152,7 +244,13 @@ def connection_subscriptions(info: GraphQLResolveInfo) -> set[Subscription]:
 
 
 @subscription.source("messages")
-async def messages_source(_: Any, info: GraphQLResolveInfo, user_id: str | None = None) -> Subscription:
+async def messages_source(
+    _: Any,
+    info: GraphQLResolveInfo,
+    user_id: str | None = None,
+    after: str | None = None,
+    include_sent: bool = False,
+) -> Subscription | Resumed:
     if user_id is None:
         raise GraphQLError("userId is required")
     context = info.context
@@ -160,9 +258,26 @@ async def messages_source(_: Any, info: GraphQLResolveInfo, user_id: str | None 
         check_acting_as(info, user_id)
     except DomainError as forbidden:
         raise GraphQLError(forbidden.messages[0]) from None
-    if await context["store"].get_user(user_id) is None:
+    store = context["store"]
+    if await store.get_user(user_id) is None:
         raise GraphQLError("User not found")
-    return context["hub"].subscribe(user_id, connection_subscriptions(info))
+    cursor, problems = parse_cursor("after", after)
+    if problems:
+        raise GraphQLError(" ".join(problems))
+    live = context["hub"].subscribe(user_id, bool(include_sent), connection_subscriptions(info))
+    if cursor is None:
+        return live
+    read = store.messages_for if include_sent else store.messages_to
+    resumed = Resumed(live, partial(read, user_id, limit=context["settings"].max_page_size), cursor)
+    try:
+        await resumed.read_next_page()  # an unknown cursor fails here, at subscribe time
+    except DomainError as error:
+        await resumed.aclose()
+        raise GraphQLError(" ".join(error.messages)) from None
+    except BaseException:
+        await resumed.aclose()
+        raise
+    return resumed
 
 
 @subscription.field("messages")

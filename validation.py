@@ -1,9 +1,10 @@
-"""Input rules for usernames and message content, shared by every path into the store."""
+"""Input rules for usernames, message content and history cursors, shared by every path into the store."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 
 # Control, format (zero-width, bidi marks), surrogate, private-use and unassigned.
 _INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
@@ -34,3 +35,45 @@ def content_errors(content: str | None, max_length: int) -> list[str]:
     if _CONTENT_FORBIDDEN.search(content):
         errors.append("Content contains control characters")
     return errors
+
+
+# A message id as a cursor: 0 ("before the first message") or a positive integer
+# that fits a 64-bit database column.
+_CURSOR = re.compile(r"0|[1-9][0-9]{0,18}")
+_LARGEST_ID = 2**63 - 1
+
+
+def parse_cursor(argument: str, cursor: str | None) -> tuple[int | None, list[str]]:
+    """Return the message id a cursor argument names and the rules it breaks (empty when valid)."""
+    if cursor is None:
+        return None, []
+    if not _CURSOR.fullmatch(cursor) or int(cursor) > _LARGEST_ID:
+        return None, [f'{argument}: "{cursor}" is not a message id (ids are "1", "2", ...; "0" is the start)']
+    return int(cursor), []
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    """Which page of a history to read: ids strictly between the cursors, at most `limit`."""
+
+    after: int | None = None
+    before: int | None = None
+    limit: int | None = None
+
+
+def parse_page_request(
+    after: str | None, before: str | None, limit: int | None, max_limit: int
+) -> tuple[PageRequest, list[str]]:
+    """Return the page asked for and the rules its arguments break (empty when valid).
+
+    Without any argument the request is the whole history, as in the tutorial;
+    with any, the page holds at most `max_limit` messages.
+    """
+    after_id, errors = parse_cursor("after", after)
+    before_id, before_errors = parse_cursor("before", before)
+    errors += before_errors
+    if limit is not None and limit < 1:
+        errors.append("limit must be at least 1")
+    if after is None and before is None and limit is None:
+        return PageRequest(), errors
+    return PageRequest(after_id, before_id, min(limit or max_limit, max_limit)), errors

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -21,9 +22,13 @@ from starlette.testclient import TestClient
 from app import create_app
 from explorer import ASSETS
 from settings import Settings
+from store import MemoryStore
 from tests.operations import CREATE_USER, SEND
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# A message's createdAt: ISO 8601, UTC, milliseconds.
+ISO_UTC_MILLIS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 
 
 def make_settings(**overrides: Any) -> Settings:
@@ -33,6 +38,16 @@ def make_settings(**overrides: Any) -> Settings:
 @pytest.fixture
 def app():
     return create_app(make_settings())
+
+
+# The stores every store-level test runs against; database-backed stores join this list.
+STORES = {"memory": MemoryStore}
+
+
+@pytest.fixture(params=sorted(STORES))
+def store(request):
+    """A fresh, empty store of each kind; the tests drive it with `asyncio.run`."""
+    yield STORES[request.param]()
 
 
 @pytest.fixture

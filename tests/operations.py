@@ -86,3 +86,20 @@ query ($userId: String!) {
   messages(userId: $userId) { success errors messages { content senderId recipientId } }
 }
 """
+
+# History and resuming (additions to the tutorial's API).
+HISTORY_PAGE = """
+query ($userId: String!, $after: ID, $before: ID, $limit: Int) {
+  messages(userId: $userId, after: $after, before: $before, limit: $limit) {
+    success errors hasMore messages { id createdAt content senderId recipientId }
+  }
+}
+"""
+
+SUBSCRIBE_AFTER = """
+subscription ($userId: String, $after: ID, $includeSent: Boolean) {
+  messages(userId: $userId, after: $after, includeSent: $includeSent) {
+    id createdAt content senderId recipientId
+  }
+}
+"""
