@@ -18,17 +18,18 @@ from ariadne.asgi import GraphQL
 from ariadne.asgi.handlers import GraphQLHTTPHandler
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Mount
 
+from attachments import AttachmentFiles, attachment_routes, upload
 from auth import CONNECTION_VIEWER, bearer_token, connection_authenticator, user_for_token
 from connections import Connections
 from errors import GraphQLErrorLogger, format_error
 from explorer import ExplorerAssets, Playground, explorer_routes
 from limits import BodySizeLimit, query_parser, validation_rules
 from mutations import mutation
-from objects import message
+from objects import attachment, message, user
 from queries import query
 from settings import Settings
 from store import MemoryStore
@@ -37,12 +38,17 @@ from websocket import LEGACY_WS, TRANSPORT_WS, LegacyWSHandler, NegotiatingWSHan
 
 SCHEMA_PATH = Path(__file__).with_name("schema.graphql")
 
+http_logger = logging.getLogger("chat.http")
+
 schema = make_executable_schema(
     load_schema_from_path(str(SCHEMA_PATH)),
     query,
     mutation,
     subscription,
     message,
+    user,
+    attachment,
+    upload,
     convert_names_case=True,
 )
 
@@ -58,7 +64,23 @@ def configure_logging(settings: Settings) -> None:
 
 
 class HTTPHandler(GraphQLHTTPHandler):
-    """Ariadne's HTTP handler, answering in valid UTF-8 even when input had lone surrogates."""
+    """Ariadne's HTTP handler, answering in valid UTF-8 even when input had lone surrogates.
+
+    It also ends an upload cleanly: a client that goes away before its
+    multipart body is complete is logged as one INFO line (Ariadne lets the
+    disconnect escape as a server error), and the request's temporary upload
+    files are closed, so deleted, once it is answered.
+    """
+
+    async def graphql_http_server(self, request: Request) -> Response:
+        try:
+            return await super().graphql_http_server(request)
+        except ClientDisconnect:
+            client = request.client.host if request.client else "?"
+            http_logger.info("Client %s went away before its request body was complete", client)
+            return Response("Request body incomplete", status_code=400)
+        finally:
+            await request.close()
 
     async def create_json_response(self, request: Request, result: dict, success: bool) -> Response:
         try:
@@ -74,6 +96,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     store = MemoryStore()
     hub = Hub(settings.subscription_queue_size)
     connections = Connections(settings.max_connections_per_client)
+    attachment_files = AttachmentFiles(settings.attachments_dir)
 
     async def context_value(request: Any, _data: Any) -> dict[str, Any]:
         if request.scope["type"] == "websocket":
@@ -81,7 +104,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         else:
             token = bearer_token(request.headers.get("authorization"))
             user = await user_for_token(store, token, request.client.host if request.client else "?")
-        return {"request": request, "store": store, "hub": hub, "settings": settings, "viewer": user}
+        return {
+            "request": request,
+            "store": store,
+            "hub": hub,
+            "settings": settings,
+            "viewer": user,
+            "attachments": attachment_files,
+        }
 
     on_connect = connection_authenticator(store, settings.auth_mode)
     websocket_handler = NegotiatingWSHandler(
@@ -117,14 +147,25 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await connections.wait_closed()
 
     app = Starlette(
-        routes=[*explorer_routes(explorer_assets, title="Chat API"), Mount("/", graphql)],
-        middleware=[Middleware(BodySizeLimit, max_body_size=settings.max_body_size)],
+        routes=[
+            *explorer_routes(explorer_assets, title="Chat API"),
+            *attachment_routes(store, attachment_files, settings),
+            Mount("/", graphql),
+        ],
+        middleware=[
+            Middleware(
+                BodySizeLimit,
+                max_body_size=settings.max_body_size,
+                max_multipart_size=settings.max_multipart_body_size,
+            )
+        ],
         lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.store = store
     app.state.hub = hub
     app.state.connections = connections
+    app.state.attachments = attachment_files
     return app
 
 

@@ -147,28 +147,35 @@ def _root_field_limit(max_fields: int) -> type[ASTValidationRule]:
 
 
 class BodySizeLimit:
-    """ASGI middleware: answer 413 to an HTTP request whose body exceeds the limit.
+    """ASGI middleware: answer 413 to an HTTP request whose body exceeds its limit.
 
+    A JSON (or any other) body may hold `max_body_size` bytes; a
+    `multipart/form-data` body, which carries uploads, `max_multipart_size`.
     A declared Content-Length over the limit is refused before any byte is
     read; a chunked body is counted as it arrives. It sits inside Starlette's
     exception middleware, which turns the HTTPException into the response.
     """
 
-    def __init__(self, app: ASGIApp, max_body_size: int) -> None:
+    def __init__(self, app: ASGIApp, max_body_size: int, max_multipart_size: int | None = None) -> None:
         self.app = app
         self.max_body_size = max_body_size
-        self.detail = f"Request body exceeds {max_body_size} bytes"
+        self.max_multipart_size = max_body_size if max_multipart_size is None else max_multipart_size
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.max_body_size
+        declared: bytes | None = None
         for name, value in scope["headers"]:
             if name == b"content-length":
-                if value.isdigit() and int(value) > self.max_body_size:
-                    await PlainTextResponse(self.detail, status_code=413)(scope, receive, send)
-                    return
-                break
+                declared = value
+            elif name == b"content-type" and value.lower().startswith(b"multipart/form-data"):
+                limit = self.max_multipart_size
+        detail = f"Request body exceeds {limit} bytes"
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await PlainTextResponse(detail, status_code=413)(scope, receive, send)
+            return
 
         received = 0
 
@@ -177,8 +184,8 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_size:
-                    raise HTTPException(413, self.detail)
+                if received > limit:
+                    raise HTTPException(413, detail)
             return message
 
         await self.app(scope, counting_receive, send)

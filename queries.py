@@ -1,4 +1,4 @@
-"""Query resolvers: look up an id by username, and a user's messages."""
+"""Query resolvers: look up an id by username, a user and their profile, and a user's messages."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from graphql import GraphQLResolveInfo
 
 from auth import check_acting_as, viewer
 from errors import DomainError, returns_result
+from store import User
 from validation import clean_username, parse_page_request
 
 query = QueryType()
@@ -21,6 +22,12 @@ async def resolve_user_id(_: Any, info: GraphQLResolveInfo, username: str) -> st
     if problems:
         return None
     return await info.context["store"].user_id(name)
+
+
+@query.field("user")
+async def resolve_user(_: Any, info: GraphQLResolveInfo, user_id: str) -> User | None:
+    viewer(info)
+    return await info.context["store"].get_user(user_id)
 
 
 @query.field("messages")

@@ -49,10 +49,35 @@ class Settings:
     max_connections_per_client: int = 0
     # `open`: anyone may act as anyone (the tutorial); `required`: bearer tokens.
     auth_mode: str = "open"
+    # Directory where attachment files are kept, each under a random name.
+    attachments_dir: str = "./attachments"
+    # Largest attachment, in bytes, and most attachments on one message.
+    max_attachment_size: int = 10 * 1024 * 1024
+    max_attachments_per_message: int = 5
+    # Content types an attachment may have, comma-separated.
+    allowed_attachment_types: str = "image/png,image/jpeg,image/gif,image/webp,application/pdf,text/plain"
+    # Longest display name and bio in a profile, in characters (after trimming).
+    max_display_name_length: int = 64
+    max_bio_length: int = 500
 
     def __post_init__(self) -> None:
         if self.auth_mode not in ("open", "required"):
             raise ValueError(f"Setting AUTH_MODE={self.auth_mode!r} must be 'open' or 'required'")
+        if not self.attachment_types:
+            raise ValueError("Setting ALLOWED_ATTACHMENT_TYPES must name at least one content type")
+
+    @property
+    def attachment_types(self) -> frozenset[str]:
+        """The allowed attachment content types, lower-cased."""
+        return frozenset(
+            kind.strip().lower() for kind in self.allowed_attachment_types.split(",") if kind.strip()
+        )
+
+    @property
+    def max_multipart_body_size(self) -> int:
+        """Largest upload request: every file at its largest, plus the ordinary body allowance
+        for the operation, the map and the parts' headers."""
+        return self.max_attachments_per_message * self.max_attachment_size + self.max_body_size
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

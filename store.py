@@ -1,26 +1,55 @@
-"""The chat's data: users and messages, behind a small async interface.
+"""The chat's data: users, messages and attachments' metadata, behind a small async interface.
 
 `MemoryStore` keeps everything in dicts and lists, as the tutorial does, with
 per-user indexes in id order, so that a page of one user's history costs
 O(log n + page) whatever the size of the store.
 A database-backed store implements the same `Store` protocol.
+Attachment files themselves live outside the store (attachments.py).
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
 from errors import DomainError
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass(frozen=True, slots=True)
 class User:
     user_id: str
     username: str
+    created_at: datetime = field(default_factory=_utc_now)
+    # Profile: None until the user sets it (or after clearing it).
+    display_name: str | None = None
+    bio: str | None = None
+
+
+# The profile fields `Store.update_profile` may change.
+PROFILE_FIELDS = frozenset({"display_name", "bio"})
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file sent with a message: its metadata; the bytes are in the attachments directory.
+
+    `id` is random (it names the file and appears in its URL); `message_id`
+    is set by the store when the message is stored.
+    """
+
+    id: str
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    message_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +58,8 @@ class Message:
     sender_id: str
     recipient_id: str
     content: str
-    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    created_at: datetime = field(default_factory=_utc_now)
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +83,16 @@ class Store(Protocol):
     must make messages visible in id order (a reader never sees id n + 1
     without n), so that "every message after id n" is a stable question.
     Each read below is one indexed range scan in SQL:
-    `WHERE <user column> = :user AND id > :after AND id < :before ORDER BY id LIMIT :limit + 1`.
+    `WHERE <user column> = :user AND id > :after AND id < :before ORDER BY id LIMIT :limit + 1`,
+    and every Message it returns carries its attachments (one more query:
+    `SELECT ... FROM attachments WHERE message_id IN (:ids)`).
+
+    Deleted messages are gone from every read, but their ids are never
+    reused and stay valid cursors: a client may hold the id of a message
+    deleted since it saw it, and resuming or paging from it must go on from
+    that place. So a cursor is valid if it is 0 or at most the largest id
+    ever issued (in SQL: the id is in `messages`, or in a `deleted_messages(id)`
+    table that `delete_message` adds it to).
     """
 
     async def create_user(self, username: str) -> User:
@@ -69,11 +108,43 @@ class Store(Protocol):
 
     async def get_user(self, user_id: str) -> User | None: ...
 
-    async def add_message(self, sender_id: str, recipient_id: str, content: str) -> Message:
+    async def update_profile(self, user_id: str, changes: Mapping[str, str | None]) -> User:
+        """Set the profile fields named in `changes` (keys from PROFILE_FIELDS; None clears one).
+
+        Returns the updated user; DomainError("User not found").
+        SQL: `UPDATE users SET display_name = :display_name, bio = :bio WHERE id = :user_id
+        RETURNING *`, setting only the columns in `changes`.
+        """
+
+    async def add_message(
+        self, sender_id: str, recipient_id: str, content: str, attachments: Sequence[Attachment] = ()
+    ) -> Message:
         """Store a message with the next id and a `created_at` no earlier than the last one's.
 
+        With `attachments`, their metadata too, in the given order, each with
+        this message's id as `message_id` (SQL: the INSERT into `messages`, then
+        one `INSERT INTO attachments (id, message_id, filename, content_type,
+        size, sha256, position)` per attachment, in one transaction).
         DomainError naming each unknown party.
         """
+
+    async def get_message(self, message_id: int) -> Message | None:
+        """The message with this id, with its attachments, or None (never stored, or deleted).
+
+        SQL: `SELECT ... FROM messages WHERE id = :message_id`, and its attachments.
+        """
+
+    async def delete_message(self, message_id: int) -> Message | None:
+        """Delete the message and its attachments' metadata; return it as it was, or None if absent.
+
+        Its id stays a valid cursor (see above). The caller removes the files.
+        SQL, in one transaction: `DELETE FROM messages WHERE id = :message_id RETURNING ...`
+        (attachments go with it: `ON DELETE CASCADE`, read before the delete),
+        then `INSERT INTO deleted_messages (id) VALUES (:message_id)`.
+        """
+
+    async def get_attachment(self, attachment_id: str) -> Attachment | None:
+        """An attachment's metadata, or None. SQL: `SELECT ... FROM attachments WHERE id = :attachment_id`."""
 
     async def messages_for(
         self,
@@ -97,10 +168,6 @@ class Store(Protocol):
         """
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class MemoryStore:
     """The tutorial's in-memory store: lost on restart, private to one process."""
 
@@ -112,6 +179,8 @@ class MemoryStore:
         # Per user, in id order: every message sent or received, and those received.
         self._messages_by_user: dict[str, list[Message]] = {}
         self._received_by_user: dict[str, list[Message]] = {}
+        self._messages_by_id: dict[str, Message] = {}
+        self._attachments: dict[str, Attachment] = {}
         self._message_count = 0
         self._last_created_at: datetime | None = None
 
@@ -131,13 +200,26 @@ class MemoryStore:
     async def get_user(self, user_id: str) -> User | None:
         return self._users.get(user_id)
 
+    async def update_profile(self, user_id: str, changes: Mapping[str, str | None]) -> User:
+        unknown = set(changes) - PROFILE_FIELDS
+        if unknown:
+            raise ValueError(f"Not profile fields: {sorted(unknown)}")
+        user = self._users.get(user_id)
+        if user is None:
+            raise DomainError("User not found")
+        user = replace(user, **changes)
+        self._users[user_id] = user
+        return user
+
     async def token_hash(self, user_id: str) -> str | None:
         return self._token_hashes.get(user_id)
 
     async def set_token_hash(self, user_id: str, token_hash: str) -> None:
         self._token_hashes[user_id] = token_hash
 
-    async def add_message(self, sender_id: str, recipient_id: str, content: str) -> Message:
+    async def add_message(
+        self, sender_id: str, recipient_id: str, content: str, attachments: Sequence[Attachment] = ()
+    ) -> Message:
         errors = []
         if sender_id not in self._users:
             errors.append("Sender not found")
@@ -146,12 +228,34 @@ class MemoryStore:
         if errors:
             raise DomainError(*errors)
         self._message_count += 1
-        message = Message(str(self._message_count), sender_id, recipient_id, content, self._next_created_at())
+        message_id = str(self._message_count)
+        stored = tuple(replace(attachment, message_id=message_id) for attachment in attachments)
+        message = Message(message_id, sender_id, recipient_id, content, self._next_created_at(), stored)
+        self._messages_by_id[message_id] = message
+        self._attachments.update((attachment.id, attachment) for attachment in stored)
         self._messages_by_user[sender_id].append(message)
         if recipient_id != sender_id:
             self._messages_by_user[recipient_id].append(message)
         self._received_by_user[recipient_id].append(message)
         return message
+
+    async def get_message(self, message_id: int) -> Message | None:
+        return self._messages_by_id.get(str(message_id))
+
+    async def delete_message(self, message_id: int) -> Message | None:
+        message = self._messages_by_id.pop(str(message_id), None)
+        if message is None:
+            return None
+        for attachment in message.attachments:
+            del self._attachments[attachment.id]
+        _remove(self._messages_by_user[message.sender_id], message)
+        if message.recipient_id != message.sender_id:
+            _remove(self._messages_by_user[message.recipient_id], message)
+        _remove(self._received_by_user[message.recipient_id], message)
+        return message
+
+    async def get_attachment(self, attachment_id: str) -> Attachment | None:
+        return self._attachments.get(attachment_id)
 
     def _next_created_at(self) -> datetime:
         """Now, or the last message's time if the clock went back: times never decrease."""
@@ -181,9 +285,17 @@ class MemoryStore:
         return _page(self._received_by_user[recipient_id], after, None, limit)
 
     def _check_cursor(self, argument: str, cursor: int | None) -> None:
-        # Ids are 1..count with no gaps here; a SQL store looks the id up instead.
+        # Ids 1..count were all issued here (deleted ones stay valid cursors);
+        # a SQL store looks the id up in `messages` and `deleted_messages`.
         if cursor is not None and not 0 <= cursor <= self._message_count:
             raise DomainError(f"{argument}: no message has id {cursor}")
+
+
+def _remove(messages: list[Message], message: Message) -> None:
+    """Remove a message from an id-ordered list, found by bisection."""
+    index = bisect_left(messages, message_position(message), key=message_position)
+    if index < len(messages) and messages[index] is message:
+        del messages[index]
 
 
 def _page(messages: list[Message], after: int | None, before: int | None, limit: int | None) -> MessagePage:

@@ -1,11 +1,13 @@
-"""Fan-out of new messages to live subscriptions, and the `messages` subscription.
+"""Fan-out of new and deleted messages to live subscriptions; the `messages` and
+`messageDeleted` subscriptions.
 
 The hub keeps one bounded queue per active subscription, registered under the
-recipient's id (and, for `includeSent`, under the sender's id too):
-publishing a message touches only its parties' queues and never waits. A
-subscriber that lets its queue fill is ended with an error rather than
-slowing anyone else down. A subscription with `after` replays the store
-first (`Resumed`).
+recipient's id (and, for `includeSent`, under the sender's id too); a
+`messageDeleted` subscription is registered under its user's id in a registry
+of its own, where a deletion finds the sender's and the recipient's.
+Publishing touches only the parties' queues and never waits. A subscriber
+that lets its queue fill is ended with an error rather than slowing anyone
+else down. A subscription with `after` replays the store first (`Resumed`).
 """
 
 from __future__ import annotations
@@ -32,6 +34,10 @@ subscription = SubscriptionType()
 # Put on a subscription's queue, alone, when the subscriber has fallen too far behind.
 _OVERFLOW = object()
 
+# What a subscription receives: new messages, or the ids of deleted ones.
+MESSAGES = "messages"
+DELETIONS = "deletions"
+
 
 class Subscription:
     """One live subscription: an async iterator over its recipient's new messages.
@@ -42,7 +48,7 @@ class Subscription:
     error ends it.
     """
 
-    __slots__ = ("_closed", "_connection", "_hub", "_queue", "include_sent", "recipient_id")
+    __slots__ = ("_closed", "_connection", "_hub", "_queue", "include_sent", "recipient_id", "topic")
 
     def __init__(
         self,
@@ -51,9 +57,11 @@ class Subscription:
         queue_size: int,
         include_sent: bool = False,
         connection: set[Subscription] | None = None,
+        topic: str = MESSAGES,
     ) -> None:
         self.recipient_id = recipient_id
         self.include_sent = include_sent
+        self.topic = topic
         self._queue: asyncio.Queue[Any] = asyncio.Queue(queue_size)
         self._hub = hub
         self._closed = False
@@ -66,10 +74,10 @@ class Subscription:
         """Messages published to this subscription and not yet delivered."""
         return self._queue.qsize()
 
-    def offer(self, message: Message) -> bool:
-        """Queue a message without waiting; False when the queue is full."""
+    def offer(self, item: Message | str) -> bool:
+        """Queue an item (a message, or a deleted message's id) without waiting; False when full."""
         try:
-            self._queue.put_nowait(message)
+            self._queue.put_nowait(item)
         except asyncio.QueueFull:
             return False
         return True
@@ -83,12 +91,17 @@ class Subscription:
     def __aiter__(self) -> Subscription:
         return self
 
-    async def __anext__(self) -> Message:
+    async def __anext__(self) -> Any:
         if self._closed:
             raise StopAsyncIteration
         item = await self._queue.get()
         if item is _OVERFLOW:
             await self.aclose()
+            if self.topic == DELETIONS:
+                raise GraphQLError(
+                    f"Subscription ended: more than {self._queue.maxsize} deletions "
+                    "were waiting to be delivered. Subscribe again to continue."
+                )
             raise GraphQLError(
                 f"Subscription ended: more than {self._queue.maxsize} messages "
                 "were waiting to be delivered. Subscribe again to continue, "
@@ -156,13 +169,16 @@ class Hub:
 
     Every subscription is registered under its user's id, where messages to
     that user find it; an `includeSent` one also under the same id in a second
-    registry, where messages from that user find it.
+    registry, where messages from that user find it. A `messageDeleted`
+    subscription is registered only in a third, where deletions of that
+    user's sent or received messages find it.
     """
 
     def __init__(self, queue_size: int) -> None:
         self.queue_size = queue_size
         self._subscriptions: dict[str, set[Subscription]] = {}
         self._sent_subscriptions: dict[str, set[Subscription]] = {}
+        self._deletion_subscriptions: dict[str, set[Subscription]] = {}
         self._in_store_order = asyncio.Lock()
 
     def subscribe(
@@ -179,7 +195,16 @@ class Hub:
             self._sent_subscriptions.setdefault(recipient_id, set()).add(sub)
         return sub
 
+    def subscribe_deletions(self, user_id: str, connection: set[Subscription] | None = None) -> Subscription:
+        """Register a subscription to the ids of the user's deleted messages; the caller `aclose()`s it."""
+        sub = Subscription(self, user_id, self.queue_size, connection=connection, topic=DELETIONS)
+        self._deletion_subscriptions.setdefault(user_id, set()).add(sub)
+        return sub
+
     def unregister(self, sub: Subscription) -> None:
+        if sub.topic == DELETIONS:
+            _discard(self._deletion_subscriptions, sub.recipient_id, sub)
+            return
         _discard(self._subscriptions, sub.recipient_id, sub)
         if sub.include_sent:
             _discard(self._sent_subscriptions, sub.recipient_id, sub)
@@ -204,21 +229,44 @@ class Hub:
             senders = ()  # a message to oneself reaches an includeSent subscription once
         if not receivers and not senders:
             return
-        too_slow = [sub for subs in (receivers, senders) for sub in subs if not sub.offer(message)]
+        self._offer(message, receivers, senders)
+
+    async def delete_and_publish(self, delete: Callable[[], Awaitable[Message | None]]) -> Message | None:
+        """Delete a message with `delete`, then publish its id if it was there, in store order."""
+        async with self._in_store_order:
+            message = await delete()
+            if message is not None:
+                self.publish_deletion(message)
+        return message
+
+    def publish_deletion(self, message: Message) -> None:
+        """Queue a deleted message's id for its sender's and recipient's deletion subscriptions."""
+        recipients = self._deletion_subscriptions.get(message.recipient_id, ())
+        senders = ()
+        if message.sender_id != message.recipient_id:
+            senders = self._deletion_subscriptions.get(message.sender_id, ())
+        if recipients or senders:
+            self._offer(message.id, recipients, senders)
+
+    def _offer(self, item: Message | str, *registered: Any) -> None:
+        """Offer an item to each subscription; end the ones too far behind, never wait."""
+        too_slow = [sub for subs in registered for sub in subs if not sub.offer(item)]
         for sub in too_slow:
             logger.warning(
-                "Ending a subscription of user %s: %d messages undelivered",
+                "Ending a subscription of user %s: %d %s undelivered",
                 sub.recipient_id,
                 self.queue_size,
+                sub.topic,
             )
             self.unregister(sub)
             sub.overflow()
 
     def count(self, recipient_id: str | None = None) -> int:
-        """Live subscriptions, of one user or in all."""
+        """Live subscriptions (to messages or deletions), of one user or in all."""
+        registries = (self._subscriptions, self._deletion_subscriptions)
         if recipient_id is not None:
-            return len(self._subscriptions.get(recipient_id, ()))
-        return sum(len(subs) for subs in self._subscriptions.values())
+            return sum(len(registry.get(recipient_id, ())) for registry in registries)
+        return sum(len(subs) for registry in registries for subs in registry.values())
 
 
 def _discard(registry: dict[str, set[Subscription]], key: str, sub: Subscription) -> None:
@@ -283,3 +331,20 @@ async def messages_source(
 @subscription.field("messages")
 def resolve_message(message: Message, _: GraphQLResolveInfo, **__: Any) -> Message:
     return message
+
+
+@subscription.source("messageDeleted")
+async def message_deleted_source(_: Any, info: GraphQLResolveInfo, user_id: str) -> Subscription:
+    context = info.context
+    try:
+        check_acting_as(info, user_id)
+    except DomainError as forbidden:
+        raise GraphQLError(forbidden.messages[0]) from None
+    if await context["store"].get_user(user_id) is None:
+        raise GraphQLError("User not found")
+    return context["hub"].subscribe_deletions(user_id, connection_subscriptions(info))
+
+
+@subscription.field("messageDeleted")
+def resolve_message_deleted(message_id: str, _: GraphQLResolveInfo, **__: Any) -> str:
+    return message_id

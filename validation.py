@@ -1,4 +1,7 @@
-"""Input rules for usernames, message content and history cursors, shared by every path into the store."""
+"""Input rules for usernames, profiles, message content, attachment names and cursors.
+
+Shared by every path into the store.
+"""
 
 from __future__ import annotations
 
@@ -20,8 +23,47 @@ def clean_username(username: str | None, max_length: int) -> tuple[str, list[str
     errors = []
     if len(name) > max_length:
         errors.append(f"Username exceeds {max_length} characters")
-    if any(unicodedata.category(char) in _INVISIBLE_CATEGORIES for char in name):
+    if _has_invisible(name):
         errors.append("Username contains control or invisible characters")
+    return name, errors
+
+
+def _has_invisible(text: str) -> bool:
+    return any(unicodedata.category(char) in _INVISIBLE_CATEGORIES for char in text)
+
+
+def clean_profile_text(label: str, value: str | None, max_length: int) -> tuple[str | None, list[str]]:
+    """A profile field under the username rules: the value to store (None when empty) and the rules broken.
+
+    `label` names the field in the errors ("Display name", "Bio").
+    """
+    text = unicodedata.normalize("NFC", (value or "").strip())
+    if not text:
+        return None, []
+    errors = []
+    if len(text) > max_length:
+        errors.append(f"{label} exceeds {max_length} characters")
+    if _has_invisible(text):
+        errors.append(f"{label} contains control or invisible characters")
+    return text, errors
+
+
+MAX_FILENAME_LENGTH = 255
+
+
+def clean_filename(filename: str | None) -> tuple[str, list[str]]:
+    """An attachment's name as shown to people: the last part of any path the client sent.
+
+    Returns the name and the rules it breaks (empty when valid).
+    """
+    name = unicodedata.normalize("NFC", (filename or "").replace("\\", "/").rsplit("/", 1)[-1].strip())
+    if not name:
+        return name, ["Attachment has no file name"]
+    errors = []
+    if len(name) > MAX_FILENAME_LENGTH:
+        errors.append(f"Attachment name exceeds {MAX_FILENAME_LENGTH} characters")
+    if _has_invisible(name):
+        errors.append(f"Attachment name {name!r} contains control or invisible characters")
     return name, errors
 
 

@@ -1,0 +1,214 @@
+"""Attachment files: checked against the limits, written under random names, served, removed.
+
+The bytes live in `ATTACHMENTS_DIR`, one file per attachment named by its
+random id; the store keeps only their metadata. Uploads arrive as parts of a
+multipart request (the GraphQL multipart request spec, parsed by Starlette
+into temporary files) and are copied into the directory only once every
+check has passed, so a refused or half-received upload leaves nothing there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import secrets
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+from urllib.parse import quote
+
+from anyio import to_thread
+from ariadne import ScalarType
+from ariadne.file_uploads import parse_upload_literal, serialize_upload
+from graphql import GraphQLError
+from starlette.datastructures import UploadFile
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import PlainTextResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from auth import REQUIRED, bearer_token, user_for_token
+from settings import Settings
+from store import Attachment, Store
+from validation import clean_filename
+
+logger = logging.getLogger("chat.attachments")
+
+# An attachment id: 128 random bits in hex. It is also the file's name, so
+# nothing else ever reaches the file system from a URL.
+_ATTACHMENT_ID = re.compile(r"[0-9a-f]{32}")
+_CHUNK_SIZE = 256 * 1024
+
+upload = ScalarType("Upload", serializer=serialize_upload, literal_parser=parse_upload_literal)
+
+
+@upload.value_parser
+def parse_upload(value: Any) -> UploadFile:
+    """Only a file part of a multipart request is an Upload (not a string in JSON variables)."""
+    if not isinstance(value, UploadFile):
+        # A GraphQLError, not a ValueError: the client's mistake, not a server fault.
+        raise GraphQLError(
+            "Upload values are files sent as parts of a multipart request "
+            "(GraphQL multipart request spec), mapped to the variable in `map`."
+        )
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedUpload:
+    """An upload that passed every check, with the name and type it will be stored under."""
+
+    file: UploadFile
+    filename: str
+    content_type: str
+
+
+def media_type(upload_file: UploadFile) -> str:
+    """The part's declared content type, without parameters, lower-cased."""
+    return (upload_file.content_type or "").split(";", 1)[0].strip().lower()
+
+
+def check_uploads(uploads: Sequence[UploadFile], settings: Settings) -> tuple[list[CheckedUpload], list[str]]:
+    """The uploads ready to store, and every limit they break (empty when all may be stored)."""
+    errors = []
+    if len(uploads) > settings.max_attachments_per_message:
+        most = settings.max_attachments_per_message
+        errors.append(f"Too many attachments: {len(uploads)}; at most {most} per message")
+    allowed = settings.attachment_types
+    checked = []
+    for upload_file in uploads:
+        filename, problems = clean_filename(upload_file.filename)
+        errors += problems
+        label = f'Attachment "{filename}"' if filename and not problems else "An attachment"
+        kind = media_type(upload_file)
+        if kind not in allowed:
+            errors.append(
+                f"{label}: content type {kind or '(none)'!r} is not allowed "
+                f"(allowed: {', '.join(sorted(allowed))})"
+            )
+        size = upload_file.size or 0
+        if size > settings.max_attachment_size:
+            errors.append(f"{label} is {size} bytes: the limit is {settings.max_attachment_size} bytes")
+        checked.append(CheckedUpload(upload_file, filename, kind))
+    return checked, errors
+
+
+class AttachmentFiles:
+    """The attachments directory: each file named by its attachment's random id."""
+
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = Path(directory)
+
+    def path(self, attachment_id: str) -> Path:
+        if not _ATTACHMENT_ID.fullmatch(attachment_id):
+            raise ValueError(f"Not an attachment id: {attachment_id!r}")
+        return self.directory / attachment_id
+
+    async def save(self, uploads: Sequence[CheckedUpload]) -> list[Attachment]:
+        """Copy each upload to a new file, hashing it on the way; on any failure remove what was written."""
+        saved: list[Attachment] = []
+        try:
+            for checked in uploads:
+                attachment_id = secrets.token_hex(16)
+                size, sha256 = await to_thread.run_sync(
+                    self._copy, checked.file.file, self.path(attachment_id)
+                )
+                saved.append(Attachment(attachment_id, checked.filename, checked.content_type, size, sha256))
+        except BaseException:
+            self.remove(saved)  # the one being copied removed itself
+            raise
+        return saved
+
+    def _copy(self, source: BinaryIO, target: Path) -> tuple[int, str]:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        digest = hashlib.sha256()
+        size = 0
+        source.seek(0)
+        try:
+            with open(target, "xb", opener=_private) as out:
+                while chunk := source.read(_CHUNK_SIZE):
+                    digest.update(chunk)
+                    out.write(chunk)
+                    size += len(chunk)
+        except BaseException:
+            target.unlink(missing_ok=True)
+            raise
+        return size, digest.hexdigest()
+
+    def remove(self, attachments: Sequence[Attachment]) -> None:
+        """Delete the attachments' files (an unlink each: cheap enough to do in place)."""
+        for attachment in attachments:
+            try:
+                self.path(attachment.id).unlink(missing_ok=True)
+            except OSError:
+                logger.exception("Could not remove the file of attachment %s", attachment.id)
+
+
+def _private(path: str, flags: int) -> int:
+    """Open a new attachment file readable by the server's user only."""
+    return os.open(path, flags, 0o600)
+
+
+def attachment_url(connection: HTTPConnection, attachment: Attachment) -> str:
+    """Where a client fetches the file: absolute, on the host and scheme the client used (http for ws)."""
+    return str(connection.url_for("attachment", attachment_id=attachment.id))
+
+
+def content_disposition(filename: str) -> str:
+    """`attachment` with the original name (RFC 6266: an ASCII fallback, and UTF-8 in `filename*`)."""
+    fallback = "".join(c if " " <= c < "\x7f" and c not in '"\\' else "_" for c in filename)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+def attachment_routes(store: Store, files: AttachmentFiles, settings: Settings) -> list[Route]:
+    """`GET /attachments/{id}`: the file; in required mode only to its message's sender and recipient."""
+
+    async def serve_attachment(request: Request) -> Response:
+        attachment_id = request.path_params["attachment_id"]
+        attachment = None
+        if _ATTACHMENT_ID.fullmatch(attachment_id):
+            attachment = await store.get_attachment(attachment_id)
+        message = await store.get_message(int(attachment.message_id or 0)) if attachment else None
+        if attachment is None or message is None:
+            return PlainTextResponse("Attachment not found", status_code=404)
+        if settings.auth_mode == REQUIRED:
+            client = request.client.host if request.client else "?"
+            user = await user_for_token(store, bearer_token(request.headers.get("authorization")), client)
+            if user is None:
+                return PlainTextResponse(
+                    "Unauthenticated", status_code=401, headers={"WWW-Authenticate": "Bearer"}
+                )
+            if user.user_id not in (message.sender_id, message.recipient_id):
+                return PlainTextResponse("Forbidden", status_code=403)
+        return await file_response(files.path(attachment.id), attachment)
+
+    return [Route("/attachments/{attachment_id}", serve_attachment, methods=["GET"], name="attachment")]
+
+
+async def file_response(path: Path, attachment: Attachment) -> Response:
+    """Stream the file, opened before the answer starts so a deletion meanwhile is a clean 404."""
+    try:
+        file = await to_thread.run_sync(open, path, "rb")
+    except FileNotFoundError:
+        return PlainTextResponse("Attachment not found", status_code=404)
+    size = os.fstat(file.fileno()).st_size
+
+    async def chunks() -> AsyncIterator[bytes]:
+        try:
+            while chunk := await to_thread.run_sync(file.read, _CHUNK_SIZE):
+                yield chunk
+        finally:
+            file.close()
+
+    headers = {
+        # The type stored, as it is (Starlette would add a charset to text/*).
+        "Content-Type": attachment.content_type,
+        "Content-Length": str(size),
+        "Content-Disposition": content_disposition(attachment.filename),
+        # Never rendered as anything but its own type, nor cached by shared caches.
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "private, max-age=3600",
+    }
+    return StreamingResponse(chunks(), headers=headers)
