@@ -65,6 +65,9 @@ class Settings:
             raise ValueError(f"Setting AUTH_MODE={self.auth_mode!r} must be 'open' or 'required'")
         if not self.attachment_types:
             raise ValueError("Setting ALLOWED_ATTACHMENT_TYPES must name at least one content type")
+        if not 0 < self.max_attachment_size < 2**31:
+            # `Attachment.size` is a GraphQL Int: 32 bits.
+            raise ValueError("Setting MAX_ATTACHMENT_SIZE must be between 1 and 2147483647 bytes")
 
     @property
     def attachment_types(self) -> frozenset[str]:

@@ -16,6 +16,7 @@ import pytest
 from gql import Client, FileVar, GraphQLRequest
 from gql.transport.httpx import HTTPXTransport
 
+from settings import Settings
 from tests.chat_api import SEND_WITH_FILES, ChatAPI, Person, WSSubscriber, sha256
 
 MODES = ["open", "required"]
@@ -319,3 +320,31 @@ def test_subscribers_get_attachment_urls_they_can_fetch(chat_with):
     (attachment,) = asyncio.run(scenario())
     assert attachment["url"].startswith(chat.server.url)
     assert sha256(chat.api.http.get(attachment["url"]).content) == attachment["sha256"] == sha256(PNG)
+
+
+@pytest.mark.parametrize(
+    ("environment", "problem"),
+    [
+        ({"ALLOWED_ATTACHMENT_TYPES": " , "}, "ALLOWED_ATTACHMENT_TYPES"),
+        ({"MAX_ATTACHMENT_SIZE": str(2**31)}, "MAX_ATTACHMENT_SIZE"),
+        ({"MAX_ATTACHMENT_SIZE": "0"}, "MAX_ATTACHMENT_SIZE"),
+    ],
+)
+def test_attachment_settings_that_cannot_work_are_refused_at_start(environment, problem):
+    with pytest.raises(ValueError, match=problem):
+        Settings.from_env(environment)
+
+
+def test_attachment_settings_are_read_from_the_environment():
+    settings = Settings.from_env(
+        {
+            "ATTACHMENTS_DIR": "/srv/chat/files",
+            "MAX_ATTACHMENT_SIZE": "2048",
+            "MAX_ATTACHMENTS_PER_MESSAGE": "2",
+            "ALLOWED_ATTACHMENT_TYPES": "Image/PNG, text/plain",
+            "MAX_BODY_SIZE": "1000",
+        }
+    )
+    assert settings.attachments_dir == "/srv/chat/files"
+    assert settings.attachment_types == frozenset({"image/png", "text/plain"})
+    assert settings.max_multipart_body_size == 2 * 2048 + 1000
