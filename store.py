@@ -24,6 +24,8 @@ def _utc_now() -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class User:
+    """A user; in SQL, `users` gains `created_at` (set on insert), `display_name` and `bio` (NULL)."""
+
     user_id: str
     username: str
     created_at: datetime = field(default_factory=_utc_now)
@@ -90,9 +92,10 @@ class Store(Protocol):
     Deleted messages are gone from every read, but their ids are never
     reused and stay valid cursors: a client may hold the id of a message
     deleted since it saw it, and resuming or paging from it must go on from
-    that place. So a cursor is valid if it is 0 or at most the largest id
-    ever issued (in SQL: the id is in `messages`, or in a `deleted_messages(id)`
-    table that `delete_message` adds it to).
+    that place. So a cursor is valid if it is 0, the id of a message, or the
+    id of a deleted one (the in-memory store, whose ids have no gaps, checks
+    0 <= cursor <= the last id; SQL: the id is in `messages`, or in a
+    `deleted_messages(id)` table that `delete_message` adds it to).
     """
 
     async def create_user(self, username: str) -> User:
@@ -158,7 +161,7 @@ class Store(Protocol):
         Without a limit, all of them. With one, at most `limit`: the first ones
         when `after` is given (reading forward), else the last ones (reading
         back from `before`, or from the newest). DomainError for an unknown
-        user or a cursor that is neither 0 nor the id of a message.
+        user or a cursor that is neither 0 nor the id of a message (present or deleted).
         """
 
     async def messages_to(self, recipient_id: str, after: int, limit: int) -> MessagePage:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from functools import partial
 from typing import Any
 
@@ -40,7 +40,8 @@ DELETIONS = "deletions"
 
 
 class Subscription:
-    """One live subscription: an async iterator over its recipient's new messages.
+    """One live subscription: an async iterator over its recipient's new messages
+    (or, for `messageDeleted`, over the ids of the user's deleted messages).
 
     It is registered with the hub when created (so nothing published after
     the subscribe call is missed) and unregistered by `aclose()`, which
@@ -236,10 +237,10 @@ class Hub:
         async with self._in_store_order:
             message = await delete()
             if message is not None:
-                self.publish_deletion(message)
+                await self.publish_deletion(message)
         return message
 
-    def publish_deletion(self, message: Message) -> None:
+    async def publish_deletion(self, message: Message) -> None:
         """Queue a deleted message's id for its sender's and recipient's deletion subscriptions."""
         recipients = self._deletion_subscriptions.get(message.recipient_id, ())
         senders = ()
@@ -248,7 +249,7 @@ class Hub:
         if recipients or senders:
             self._offer(message.id, recipients, senders)
 
-    def _offer(self, item: Message | str, *registered: Any) -> None:
+    def _offer(self, item: Message | str, *registered: Iterable[Subscription]) -> None:
         """Offer an item to each subscription; end the ones too far behind, never wait."""
         too_slow = [sub for subs in registered for sub in subs if not sub.offer(item)]
         for sub in too_slow:

@@ -227,7 +227,7 @@ def test_a_deletion_subscriber_that_stops_reading_is_ended_without_slowing_anyon
         stalled, reading = hub.subscribe_deletions("2"), hub.subscribe_deletions("1")
         received = []
         for n in range(1, 6):
-            hub.publish_deletion(Message(str(n), "1", "2", "x"))
+            await hub.publish_deletion(Message(str(n), "1", "2", "x"))
             received.append(await anext(reading))
         assert received == ["1", "2", "3", "4", "5"]
         assert hub.count("2") == 0, "unregistered at once, when its queue overflowed"
