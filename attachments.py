@@ -109,15 +109,19 @@ class AttachmentFiles:
     async def save(self, uploads: Sequence[CheckedUpload]) -> list[Attachment]:
         """Copy each upload to a new file, hashing it on the way; on any failure remove what was written."""
         saved: list[Attachment] = []
+        started: list[str] = []
         try:
             for checked in uploads:
                 attachment_id = secrets.token_hex(16)
+                # Listed before the copy starts: a cancellation that arrives as
+                # the copy ends still removes its file.
+                started.append(attachment_id)
                 size, sha256 = await to_thread.run_sync(
                     self._copy, checked.file.file, self.path(attachment_id)
                 )
                 saved.append(Attachment(attachment_id, checked.filename, checked.content_type, size, sha256))
         except BaseException:
-            self.remove(saved)  # the one being copied removed itself
+            self._unlink(started)
             raise
         return saved
 
@@ -139,11 +143,14 @@ class AttachmentFiles:
 
     def remove(self, attachments: Sequence[Attachment]) -> None:
         """Delete the attachments' files (an unlink each: cheap enough to do in place)."""
-        for attachment in attachments:
+        self._unlink([attachment.id for attachment in attachments])
+
+    def _unlink(self, attachment_ids: Sequence[str]) -> None:
+        for attachment_id in attachment_ids:
             try:
-                self.path(attachment.id).unlink(missing_ok=True)
+                self.path(attachment_id).unlink(missing_ok=True)
             except OSError:
-                logger.exception("Could not remove the file of attachment %s", attachment.id)
+                logger.exception("Could not remove the file of attachment %s", attachment_id)
 
 
 def _private(path: str, flags: int) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import re
@@ -15,7 +16,9 @@ from urllib.parse import unquote
 import pytest
 from gql import Client, FileVar, GraphQLRequest
 from gql.transport.httpx import HTTPXTransport
+from starlette.datastructures import UploadFile
 
+from attachments import AttachmentFiles, CheckedUpload
 from settings import Settings
 from tests.chat_api import SEND_WITH_FILES, ChatAPI, Person, WSSubscriber, sha256
 
@@ -348,3 +351,20 @@ def test_attachment_settings_are_read_from_the_environment():
     assert settings.attachments_dir == "/srv/chat/files"
     assert settings.attachment_types == frozenset({"image/png", "text/plain"})
     assert settings.max_multipart_body_size == 2 * 2048 + 1000
+
+
+def test_a_failure_while_storing_files_removes_every_file_of_the_message(tmp_path):
+    """The second file cannot be read (opened write-only): the first one, already copied, goes too."""
+    files = AttachmentFiles(tmp_path / "attachments")
+    readable = UploadFile(io.BytesIO(TEXT), filename="a.txt")
+    with open(tmp_path / "unreadable", "wb") as write_only:
+        unreadable = UploadFile(write_only, filename="b.txt")
+        uploads = [
+            CheckedUpload(readable, "a.txt", "text/plain"),
+            CheckedUpload(unreadable, "b.txt", "text/plain"),
+        ]
+        with pytest.raises(io.UnsupportedOperation):
+            asyncio.run(files.save(uploads))
+    assert list((tmp_path / "attachments").iterdir()) == []
+    (saved,) = asyncio.run(files.save(uploads[:1]))
+    assert (tmp_path / "attachments" / saved.id).read_bytes() == TEXT
