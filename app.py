@@ -13,12 +13,15 @@ from typing import Any
 from ariadne import load_schema_from_path, make_executable_schema
 from ariadne.asgi import GraphQL
 from ariadne.explorer import ExplorerGraphiQL, ExplorerPlayground
+from graphql import Executor
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Mount, Route
 
+from documents import DocumentCache
 from errors import GraphQLErrorLogger
+from http_handler import FastHTTPHandler, FastPathApp
 from mutations import mutation
 from queries import query
 from settings import Settings
@@ -52,6 +55,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     configure_logging(settings)
     store = MemoryStore()
     hub = Hub(settings.subscription_queue_size)
+    documents = DocumentCache(settings.document_cache_size)
 
     def context_value(request: Any, _data: Any) -> dict[str, Any]:
         return {"request": request, "store": store, "hub": hub, "settings": settings}
@@ -68,9 +72,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
     graphql = GraphQL(
         schema,
         context_value=context_value,
+        query_parser=documents.parse,
+        query_validator=documents.validate,
         debug=settings.debug,
         explorer=ExplorerPlayground(title="Chat API"),
         logger=GraphQLErrorLogger(logging.getLogger("chat.graphql"), {}),
+        # The schema has no @defer/@stream: the plain executor skips incremental bookkeeping.
+        execution_context_class=Executor,
+        http_handler=FastHTTPHandler(),
         websocket_handler=websocket_handler,
     )
     graphiql_html = ExplorerGraphiQL(title="Chat API", subscription_url="/").html(None)
@@ -78,10 +87,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def graphiql(_: Request) -> HTMLResponse:
         return HTMLResponse(graphiql_html)
 
-    app = Starlette(routes=[Route("/graphiql", graphiql), Mount("/", graphql)])
+    app = FastPathApp(
+        routes=[Route("/graphiql", graphiql), Mount("/", graphql)],
+        graphql_path="/",
+        graphql_handler=graphql.http_handler,
+    )
     app.state.settings = settings
     app.state.store = store
     app.state.hub = hub
+    app.state.documents = documents
     return app
 
 

@@ -27,6 +27,8 @@ class Settings:
     keepalive_interval: float = 12.0
     # Seconds a graphql-transport-ws client has to send `connection_init`.
     connection_init_timeout: float = 3.0
+    # Parsed and validated operations kept for reuse, least recently used forgotten first (0: off).
+    document_cache_size: int = 1000
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

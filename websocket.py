@@ -24,6 +24,8 @@ from ariadne.types import Operation
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+import json_codec
+
 logger = logging.getLogger("chat.websocket")
 
 TRANSPORT_WS = "graphql-transport-ws"
@@ -150,6 +152,16 @@ class LegacyWSHandler(_ConnectionOwnsTasks, GraphQLWSHandler):
             _disown(websocket, "keepalive", task)
 
 
+class JSONWebSocket(WebSocket):
+    """Starlette's WebSocket writing its JSON frames with `json_codec` (orjson, safely)."""
+
+    async def send_json(self, data: Any, mode: str = "text") -> None:
+        if mode != "text":
+            await super().send_json(data, mode)
+            return
+        await self.send({"type": "websocket.send", "text": json_codec.dumps(data).decode()})
+
+
 class NegotiatingWSHandler(GraphQLWebsocketHandlerBase):
     """Picks the handler for the first subprotocol the client offers that we speak."""
 
@@ -170,7 +182,7 @@ class NegotiatingWSHandler(GraphQLWebsocketHandlerBase):
         return None
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.handle_websocket(WebSocket(scope, receive, send))
+        await self.handle_websocket(JSONWebSocket(scope, receive, send))
 
     async def handle_websocket(self, websocket: WebSocket) -> None:
         handler = self.choose(websocket.scope)

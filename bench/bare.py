@@ -36,13 +36,23 @@ async def _http(scope: Any, receive: Any, send: Any) -> None:
     if recipient is None:
         result: dict[str, Any] = {"data": {"userId": "1"}}
     else:
-        message = {"content": variables.get("content"), "senderId": variables.get("from"), "recipientId": recipient}
+        message = {
+            "content": variables.get("content"),
+            "senderId": variables.get("from"),
+            "recipientId": recipient,
+        }
         for ws_send, operation_id in list(_subscribers.get(recipient, ())):
             frame = {"id": operation_id, "type": "next", "payload": {"data": {"messages": message}}}
             await ws_send({"type": "websocket.send", "text": orjson.dumps(frame).decode()})
         result = {"data": {"createMessage": {"success": True, "errors": None, "message": message}}}
     body = orjson.dumps(result)
-    await send({"type": "http.response.start", "status": 200, "headers": [*_HEADERS, (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [*_HEADERS, (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 

@@ -52,15 +52,28 @@ MESSAGES = {
 
 @dataclass(frozen=True)
 class Plan:
-    """How long each window lasts; the workloads are the same in both modes."""
+    """How long each window lasts; the workloads are the same in both modes.
 
-    warmup: float
-    window: float
-    latency_window: float
+    Throughput is measured in `rounds` alternating between the chat server and
+    its reference, and each side keeps its best round: on a shared machine a
+    neighbour's burst then costs one round, not the figure.
+    """
+
+    warmup: int
+    window: int
+    rounds: int
+    latency_window: int
 
     @classmethod
     def of(cls, quick: bool) -> Plan:
-        return cls(1.0, 3.0, 3.0) if quick else cls(2.0, 10.0, 8.0)
+        return cls(warmup=1, window=2, rounds=1, latency_window=3) if quick else cls(2, 5, 3, 8)
+
+
+def best(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        **max(rounds, key=lambda result: result["per_second"]),
+        "rounds": [r["per_second"] for r in rounds],
+    }
 
 
 def free_port() -> int:
@@ -171,7 +184,16 @@ def cpu_use(server: Server, load: list[psutil.Process]) -> Iterator[dict[str, fl
 
 def wrk(url: str, script: str, arg: str, connections: int, seconds: float, on_start=None) -> dict[str, Any]:
     """Run wrk on the load core; `on_start(process)` is called once it runs (to measure its CPU)."""
-    command = ["taskset", "-c", LOAD_CORE, "wrk", "-t1", f"-c{connections}", f"-d{round(seconds)}s", "--latency"]
+    command = [
+        "taskset",
+        "-c",
+        LOAD_CORE,
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{round(seconds)}s",
+        "--latency",
+    ]
     command += ["-s", str(BENCH / script), url, "--", arg]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     if on_start:
@@ -220,52 +242,101 @@ def body_file(tmp: Path, name: str, body: dict[str, Any]) -> str:
 def http_throughput(plan: Plan, tmp: Path) -> dict[str, Any]:
     """Small query and createMessage, 32 connections, against the bare JSON endpoint."""
     results: dict[str, Any] = {}
-    bodies = {"user_id": body_file(tmp, "user_id", USER_ID), "create_message": body_file(tmp, "send", CREATE_MESSAGE)}
-    for kind in ("bare", "chat"):
-        with Server(kind, users=2) as server:
-            for name, path in bodies.items():
+    bodies = {
+        "user_id": body_file(tmp, "user_id", USER_ID),
+        "create_message": body_file(tmp, "send", CREATE_MESSAGE),
+    }
+    with Server("bare") as bare, Server("chat", users=2) as chat:
+        for name, path in bodies.items():
+            rounds: dict[str, list[dict[str, Any]]] = {"bare": [], "chat": []}
+            for server in (bare, chat):
                 wrk(server.url, "post.lua", path, 32, plan.warmup)
-                _children_cpu_delta()
-                results[f"{name}_{kind}"] = wrk_measured(server, "post.lua", path, 32, plan.window)
-                check_http(results[f"{name}_{kind}"], f"{name} on {kind}")
+            for _ in range(plan.rounds):
+                for kind, server in (("bare", bare), ("chat", chat)):
+                    _children_cpu_delta()
+                    result = wrk_measured(server, "post.lua", path, 32, plan.window)
+                    check_http(result, f"{name} on {kind}")
+                    rounds[kind].append(result)
+            for kind, measured in rounds.items():
+                results[f"{name}_{kind}"] = best(measured)
     return results
 
 
 def check_http(result: dict[str, Any], what: str) -> None:
     if result["non_2xx"] or result["socket_errors"]:
-        raise RuntimeError(f"{what}: {result['non_2xx']} non-2xx answers, {result['socket_errors']} socket errors")
+        raise RuntimeError(
+            f"{what}: {result['non_2xx']} non-2xx answers, {result['socket_errors']} socket errors"
+        )
+
+
+def flood(server: Server, receiver: Receiver, seconds: int) -> dict[str, Any]:
+    """createMessage to users 1..200 in turn from 32 wrk connections; what the receiver got, and when."""
+    receiver.call("reset")
+    _children_cpu_delta()
+    with cpu_use(server, [receiver.ps]) as receiver_cpu:
+        sent = wrk_measured(server, "send.lua", "200", 32, seconds)
+        received = receiver.call("drain", expected=sent["requests"])
+    check_http(sent, "createMessage flood")
+    return {
+        **received,
+        "sent": sent["requests"],
+        "server_cpu": receiver_cpu["server_cpu"],
+        "load_cpu": sent["load_cpu"] + receiver_cpu["load_cpu"],
+    }
 
 
 def delivery(plan: Plan) -> dict[str, Any]:
-    """200 subscribed users: flood with wrk, then a steady 1,000 msg/s; then 500 subscriptions of one user."""
+    """200 subscribed users: flood with wrk, then a steady 1,000 msg/s, against the bare broadcaster."""
     results: dict[str, Any] = {}
     users = list(range(1, 201))
-    for kind in ("bare", "chat"):
-        with Server(kind, users=200) as server, Receiver() as receiver:
+    with (
+        Server("bare", users=200) as bare,
+        Server("chat", users=200) as chat,
+        Receiver() as bare_receiver,
+        Receiver() as chat_receiver,
+    ):
+        sides = {"bare": (bare, bare_receiver), "chat": (chat, chat_receiver)}
+        for server, receiver in sides.values():
             receiver.call("open", url=server.ws_url, connections=200, perConnection=1, users=users)
             wrk(server.url, "send.lua", "200", 32, plan.warmup)
             receiver.call("drain", expected=10**9)
-            receiver.call("reset")
-            _children_cpu_delta()
-            with cpu_use(server, [receiver.ps]) as receiver_cpu:
-                sent = wrk_measured(server, "send.lua", "200", 32, plan.window)
-                received = receiver.call("drain", expected=sent["requests"])
-            check_http(sent, f"createMessage flood on {kind}")
-            received["sent"] = sent["requests"]
-            received["server_cpu"] = receiver_cpu["server_cpu"]
-            received["load_cpu"] = sent["load_cpu"] + receiver_cpu["load_cpu"]
-            results[f"flood_{kind}"] = received
+        rounds: dict[str, list[dict[str, Any]]] = {"bare": [], "chat": []}
+        for _ in range(plan.rounds):
+            for kind, (server, receiver) in sides.items():
+                rounds[kind].append(flood(server, receiver, plan.window))
+        for kind, (server, receiver) in sides.items():
+            results[f"flood_{kind}"] = best(rounds[kind])
             with cpu_use(server, [receiver.ps]) as usage:
-                paced = receiver.call("pace", url=server.url, rate=1000, seconds=plan.latency_window, users=users)
+                paced = receiver.call(
+                    "pace", url=server.url, rate=1000, seconds=plan.latency_window, users=users
+                )
             results[f"paced_{kind}"] = {**paced, **usage}
             receiver.call("close")
+    return results
 
-        with Server(kind, users=1) as server, Receiver() as receiver:
+
+def one_user(plan: Plan) -> dict[str, Any]:
+    """500 subscriptions of one user (50 connections x 10): frames/s, a few messages in flight."""
+    results: dict[str, Any] = {}
+    with (
+        Server("bare", users=1) as bare,
+        Server("chat", users=1) as chat,
+        Receiver() as bare_receiver,
+        Receiver() as chat_receiver,
+    ):
+        sides = {"bare": (bare, bare_receiver), "chat": (chat, chat_receiver)}
+        loop = {"window": 4, "users": [1], "fanout": 500}
+        for server, receiver in sides.values():
             receiver.call("open", url=server.ws_url, connections=50, perConnection=10, users=[1])
-            receiver.call("closedLoop", url=server.url, window=4, seconds=plan.warmup, users=[1], fanout=500)
-            with cpu_use(server, [receiver.ps]) as usage:
-                fanout = receiver.call("closedLoop", url=server.url, window=4, seconds=plan.window, users=[1], fanout=500)
-            results[f"one_user_{kind}"] = {**fanout, **usage}
+            receiver.call("closedLoop", url=server.url, seconds=plan.warmup, **loop)
+        rounds: dict[str, list[dict[str, Any]]] = {"bare": [], "chat": []}
+        for _ in range(plan.rounds):
+            for kind, (server, receiver) in sides.items():
+                with cpu_use(server, [receiver.ps]) as usage:
+                    measured = receiver.call("closedLoop", url=server.url, seconds=plan.window, **loop)
+                rounds[kind].append({**measured, **usage})
+        for kind, (_, receiver) in sides.items():
+            results[kind] = best(rounds[kind])
             receiver.call("close")
     return results
 
@@ -277,7 +348,9 @@ def fanout_independence(plan: Plan, tmp: Path) -> dict[str, Any]:
         wrk(server.url, "post.lua", path, 1, plan.warmup)
         _children_cpu_delta()
         none = wrk_measured(server, "post.lua", path, 1, plan.window)
-        receiver.call("open", url=server.ws_url, connections=200, perConnection=10, users=list(range(3, 2003)))
+        receiver.call(
+            "open", url=server.ws_url, connections=200, perConnection=10, users=list(range(3, 2003))
+        )
         wrk(server.url, "post.lua", path, 1, plan.warmup)
         _children_cpu_delta()
         idle = wrk_measured(server, "post.lua", path, 1, plan.window)
@@ -336,7 +409,12 @@ def scale(plan: Plan) -> dict[str, Any]:
     with Server("chat", users=10_000) as server, Receiver() as receiver:
         rss_before = server.rss
         opened = receiver.call(
-            "open", url=server.ws_url, connections=10_000, perConnection=1, users=users, addresses=LOAD_ADDRESSES
+            "open",
+            url=server.ws_url,
+            connections=10_000,
+            perConnection=1,
+            users=users,
+            addresses=LOAD_ADDRESSES,
         )
         with cpu_use(server, [receiver.ps]) as usage:
             paced = receiver.call("pace", url=server.url, rate=1000, seconds=plan.latency_window, users=users)
@@ -355,69 +433,156 @@ def scale(plan: Plan) -> dict[str, Any]:
 # ---- the report ---------------------------------------------------------------------------------
 
 
+def _row(
+    figure: str,
+    chat: str,
+    reference: str,
+    value: float | None,
+    unit: str,
+    target: str,
+    holds: bool | None,
+    cpu: str = "",
+    per_cpu: float | None = None,
+) -> dict[str, Any]:
+    return {
+        "figure": figure,
+        "chat": chat,
+        "reference": reference,
+        "value": value,
+        "unit": unit,
+        "target": target,
+        "holds": holds,
+        "cpu": cpu,
+        "per_cpu": per_cpu,
+    }
+
+
+def _cpu(ours: dict[str, Any], ref: dict[str, Any] | None = None) -> str:
+    text = f"{ours['server_cpu']:.0f}/{ours['load_cpu']:.0f}"
+    return text + (f" vs {ref['server_cpu']:.0f}/{ref['load_cpu']:.0f}" if ref else "")
+
+
+def _throughput(figure: str, ours: dict[str, Any], ref: dict[str, Any], ref_name: str, minimum: float | None):
+    """A throughput ratio, and the same per second of server CPU (immune to a neighbour stealing cycles)."""
+    ratio = ours["per_second"] / ref["per_second"]
+    per_cpu = (ours["per_second"] / ours["server_cpu"]) / (ref["per_second"] / ref["server_cpu"])
+    target = "—" if minimum is None else f"≥ {minimum:.2f}"
+    holds = None if minimum is None else ratio >= minimum
+    return _row(
+        figure,
+        f"{ours['per_second']:,.0f}",
+        f"{ref['per_second']:,.0f} {ref_name}",
+        ratio,
+        "x",
+        target,
+        holds,
+        _cpu(ours, ref),
+        per_cpu,
+    )
+
+
+def _ms(result: dict[str, Any]) -> str:
+    return f"{result['latency_ms']['p50']:.1f} / {result['latency_ms']['p99']:.1f}"
+
+
 def figures(r: dict[str, Any]) -> list[dict[str, Any]]:
     """The table's rows: each figure, what it is compared with, its target and whether it holds."""
-    http, dl, fo, hist, mem, sc = r["http"], r["delivery"], r["fanout"], r["history"], r["memory"], r["scale"]
-
-    def row(name, ours, reference, value, unit, target, holds, cpu=None):
-        return {"figure": name, "chat": ours, "reference": reference, "value": value, "unit": unit,
-                "target": target, "holds": holds, "cpu": cpu}
-
-    def cpu(ours, ref=None):
-        text = f"{ours['server_cpu']:.0f}/{ours['load_cpu']:.0f}"
-        return text + (f" vs {ref['server_cpu']:.0f}/{ref['load_cpu']:.0f}" if ref else "")
-
-    rows = []
-    q, qb = http["user_id_chat"], http["user_id_bare"]
-    ratio = q["per_second"] / qb["per_second"]
-    rows.append(row("small query (userId), req/s", f"{q['per_second']:,.0f}", f"{qb['per_second']:,.0f} bare",
-                    ratio, "×", "≥ 0.50", ratio >= 0.50, cpu(q, qb)))
-    m, mb = http["create_message_chat"], http["create_message_bare"]
-    ratio = m["per_second"] / mb["per_second"]
-    rows.append(row("createMessage, req/s", f"{m['per_second']:,.0f}", f"{mb['per_second']:,.0f} bare",
-                    ratio, "×", "—", None, cpu(m, mb)))
-    f, fb = dl["flood_chat"], dl["flood_bare"]
-    ratio = f["per_second"] / fb["per_second"]
-    rows.append(row("delivered msg/s, 200 subscribers", f"{f['per_second']:,.0f}", f"{fb['per_second']:,.0f} bare WS",
-                    ratio, "×", "≥ 0.50", ratio >= 0.50, cpu(f, fb)))
-    rows.append(row("  latency p50 / p99 at that load, ms",
-                    f"{f['latency_ms']['p50']:.1f} / {f['latency_ms']['p99']:.1f}",
-                    f"{fb['latency_ms']['p50']:.1f} / {fb['latency_ms']['p99']:.1f}", None, "", "—", None))
-    o, ob = dl["one_user_chat"], dl["one_user_bare"]
-    ratio = o["per_second"] / ob["per_second"]
-    rows.append(row("500 subscriptions of one user, frames/s", f"{o['per_second']:,.0f}",
-                    f"{ob['per_second']:,.0f} bare WS", ratio, "×", "≥ 0.30", ratio >= 0.30, cpu(o, ob)))
-    p, pb = dl["paced_chat"], dl["paced_bare"]
-    rows.append(row("delivery p50 / p99 at 1,000 msg/s, ms", f"{p['latency_ms']['p50']:.1f} / {p['latency_ms']['p99']:.1f}",
-                    f"{pb['latency_ms']['p50']:.1f} / {pb['latency_ms']['p99']:.1f} bare WS",
-                    p["latency_ms"]["p99"], "ms", "p99 ≤ 20", p["latency_ms"]["p99"] <= 20, cpu(p, pb)))
-    ratio = fo["idle_2000"]["p50_us"] / fo["none"]["p50_us"]
-    rows.append(row("createMessage p50, 2,000 idle subs ÷ none", f"{fo['idle_2000']['p50_us']} µs",
-                    f"{fo['none']['p50_us']} µs", ratio, "×", "≤ 1.1", ratio <= 1.1))
+    http, dl, one, fo, hist, mem, sc = (
+        r[key] for key in ("http", "delivery", "one_user", "fanout", "history", "memory", "scale")
+    )
+    flood, paced = dl["flood_chat"], dl["paced_chat"]
+    fanout = fo["idle_2000"]["p50_us"] / fo["none"]["p50_us"]
     big, small = hist["stored_1000000"], hist["stored_1000"]
-    ratio = big["p50_us"] / small["p50_us"]
-    rows.append(row("messages(userId) p50, 1M stored ÷ 1k", f"{big['p50_us']} µs", f"{small['p50_us']} µs",
-                    ratio, "×", "≤ 1.2", ratio <= 1.2))
-    rows.append(row("RSS per idle subscription", f"{mem['per_subscription_kb']:.1f} KB", "5,000 subs, 10/conn",
-                    mem["per_subscription_kb"], "KB", "≤ 10 KB", mem["per_subscription_kb"] <= 10))
-    rows.append(row("RSS growth, 3 cycles of 2,000", f"{mem['growth_mb']:.2f} MB", "after 5,000 closed",
-                    mem["growth_mb"], "MB", "≤ 1 MB", mem["growth_mb"] <= 1))
+    history_ratio = big["p50_us"] / small["p50_us"]
     held = sc["connections"] >= 10_000 and sc["errors"] == 0 and sc["latency_ms"]["p99"] <= 100
-    rows.append(row("connections held, one worker; p99 at 1,000 msg/s", f"{sc['connections']:,}",
-                    f"p99 {sc['latency_ms']['p99']:.1f} ms", sc["latency_ms"]["p99"], "ms",
-                    "10,000, p99 ≤ 100 ms", held, cpu(sc)))
-    return rows
+    return [
+        _throughput("small query (userId), req/s", http["user_id_chat"], http["user_id_bare"], "bare", 0.50),
+        _throughput(
+            "createMessage, req/s", http["create_message_chat"], http["create_message_bare"], "bare", None
+        ),
+        _throughput("delivered msg/s, 200 subscribers", flood, dl["flood_bare"], "bare WS", 0.50),
+        _row("  its latency p50 / p99, ms", _ms(flood), _ms(dl["flood_bare"]), None, "", "—", None),
+        _throughput("500 subscriptions of one user, frames/s", one["chat"], one["bare"], "bare WS", 0.30),
+        _row(
+            "delivery p50 / p99 at 1,000 msg/s, ms",
+            _ms(paced),
+            f"{_ms(dl['paced_bare'])} bare WS",
+            paced["latency_ms"]["p99"],
+            "ms",
+            "p99 ≤ 20",
+            paced["latency_ms"]["p99"] <= 20,
+            _cpu(paced, dl["paced_bare"]),
+        ),
+        _row(
+            "createMessage p50, 2,000 idle subs ÷ none",
+            f"{fo['idle_2000']['p50_us']} µs",
+            f"{fo['none']['p50_us']} µs",
+            fanout,
+            "x",
+            "≤ 1.1",
+            fanout <= 1.1,
+        ),
+        _row(
+            "messages(userId) p50, 1M stored ÷ 1k",
+            f"{big['p50_us']} µs",
+            f"{small['p50_us']} µs",
+            history_ratio,
+            "x",
+            "≤ 1.2",
+            history_ratio <= 1.2,
+        ),
+        _row(
+            "RSS per idle subscription",
+            f"{mem['per_subscription_kb']:.1f} KB",
+            "5,000 subs, 10/conn",
+            mem["per_subscription_kb"],
+            "KB",
+            "≤ 10 KB",
+            mem["per_subscription_kb"] <= 10,
+        ),
+        _row(
+            "RSS growth, 3 cycles of 2,000",
+            f"{mem['growth_mb']:.2f} MB",
+            "after 5,000 closed",
+            mem["growth_mb"],
+            "MB",
+            "≤ 1 MB",
+            mem["growth_mb"] <= 1,
+        ),
+        _row(
+            "connections held; p50 / p99 at 1,000 msg/s, ms",
+            f"{sc['connections']:,}; {_ms(sc)}",
+            f"{sc['rss_per_connection_kb']:.0f} KB RSS each",
+            sc["latency_ms"]["p99"],
+            "ms",
+            "10,000, p99 ≤ 100",
+            held,
+            _cpu(sc),
+        ),
+    ]
 
 
 def render_table(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| figure | chat | reference | ratio / value | target | holds | CPU % server/load (chat vs ref) |",
-        "|---|---|---|---|---|---|---|",
+        "| figure | chat | reference | ratio / value | per server CPU | target | holds | CPU % server/load |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for r in rows:
-        value = "" if r["value"] is None else (f"{r['value']:.2f}" if r["unit"] == "×" else f"{r['value']:.2f} {r['unit']}")
-        holds = {True: "yes", False: "**no**", None: ""}[r["holds"]]
-        lines.append(f"| {r['figure']} | {r['chat']} | {r['reference']} | {value} | {r['target']} | {holds} | {r['cpu'] or ''} |")
+    for row in rows:
+        value = "" if row["value"] is None else f"{row['value']:.2f}"
+        value += f" {row['unit']}" if value and row["unit"] != "x" else ""
+        per_cpu = "" if row["per_cpu"] is None else f"{row['per_cpu']:.2f}"
+        holds = {True: "yes", False: "**no**", None: ""}[row["holds"]]
+        cells = [
+            row["figure"],
+            row["chat"],
+            row["reference"],
+            value,
+            per_cpu,
+            row["target"],
+            holds,
+            row["cpu"],
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -428,32 +593,55 @@ def plot(r: dict[str, Any], rows: list[dict[str, Any]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5), gridspec_kw={"width_ratios": [3, 2]})
-    ratios = [(row["figure"], row["value"], row["target"]) for row in rows if row["unit"] == "×" and "÷" not in row["figure"]]
-    names = [name.replace(", req/s", "").replace(", frames/s", "").replace(", msg/s", "") for name, _, _ in ratios]
-    values = [value for _, value, _ in ratios]
-    colors = ["tab:green" if row["holds"] else ("tab:red" if row["holds"] is False else "tab:gray")
-              for row in rows if row["unit"] == "×" and "÷" not in row["figure"]]
-    left.barh(names, values, color=colors)
-    for y, (_, value, target) in enumerate(ratios):
-        left.text(value + 0.01, y, f"{value:.2f}  (target {target})", va="center", fontsize=8)
-        if target.startswith("≥"):
-            left.plot([float(target[1:]), float(target[1:])], [y - 0.4, y + 0.4], color="black", linewidth=2)
+    ratios = [row for row in rows if row["per_cpu"] is not None]
+    names = [row["figure"].rsplit(",", 1)[0] for row in ratios]
+    ys = range(len(ratios))
+    left.barh(
+        [y - 0.2 for y in ys],
+        [row["value"] for row in ratios],
+        height=0.4,
+        label="throughput ratio",
+        color=[
+            "tab:green" if row["holds"] else "tab:red" if row["holds"] is False else "tab:gray"
+            for row in ratios
+        ],
+    )
+    left.barh(
+        [y + 0.2 for y in ys],
+        [row["per_cpu"] for row in ratios],
+        height=0.4,
+        color="lightsteelblue",
+        label="same, per second of server CPU",
+    )
+    for y, row in zip(ys, ratios, strict=True):
+        left.text(
+            row["value"] + 0.01,
+            y - 0.2,
+            f"{row['value']:.2f}  (target {row['target']})",
+            va="center",
+            fontsize=8,
+        )
+        if row["target"].startswith("≥"):
+            minimum = float(row["target"][1:])
+            left.plot([minimum, minimum], [y - 0.45, y + 0.45], color="black", linewidth=2)
+    left.set_yticks(list(ys), names, fontsize=8)
     left.set_xlim(0, 1.1)
     left.axvline(1.0, color="gray", linestyle=":")
     left.invert_yaxis()
+    left.legend(fontsize=7, loc="lower right")
     left.set_title("chat ÷ bare reference on the same uvicorn (1.0 = the stack's limit)", fontsize=9)
 
     dl, sc = r["delivery"], r["scale"]
-    cases = [("bare WS, 200 subs", dl["paced_bare"]), ("chat, 200 subs", dl["paced_chat"]),
-             ("chat, 10,000 conns", sc)]
-    labels = [name for name, _ in cases]
-    p50 = [case["latency_ms"]["p50"] for _, case in cases]
-    p99 = [case["latency_ms"]["p99"] for _, case in cases]
+    cases = [
+        ("bare WS, 200 subs", dl["paced_bare"]),
+        ("chat, 200 subs", dl["paced_chat"]),
+        ("chat, 10,000 conns", sc),
+    ]
     xs = range(len(cases))
-    right.bar([x - 0.2 for x in xs], p50, width=0.4, label="p50")
-    right.bar([x + 0.2 for x in xs], p99, width=0.4, label="p99")
+    right.bar([x - 0.2 for x in xs], [case["latency_ms"]["p50"] for _, case in cases], width=0.4, label="p50")
+    right.bar([x + 0.2 for x in xs], [case["latency_ms"]["p99"] for _, case in cases], width=0.4, label="p99")
     right.axhline(20, color="black", linestyle="--", linewidth=1, label="20 ms target (200 subs)")
-    right.set_xticks(list(xs), labels, fontsize=8)
+    right.set_xticks(list(xs), [name for name, _ in cases], fontsize=8)
     right.set_ylabel("send-to-receive latency, ms")
     right.set_title("delivery latency at 1,000 msg/s", fontsize=9)
     right.legend(fontsize=8)
@@ -470,13 +658,17 @@ def machine() -> dict[str, Any]:
             if line.startswith("model name"):
                 model = line.split(":", 1)[1].strip()
                 break
-    summary = (f"{model}, {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB; "
-               f"Python {platform.python_version()}; server on core {SERVER_CORE}, load on core {LOAD_CORE}")
+    summary = (
+        f"{model}, {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB; "
+        f"Python {platform.python_version()}; server on core {SERVER_CORE}, load on core {LOAD_CORE}"
+    )
     return {"cpu": model, "cores": os.cpu_count(), "python": platform.python_version(), "summary": summary}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="shorter measuring windows")
     args = parser.parse_args()
     for tool in ("wrk", "node", "taskset"):
@@ -491,6 +683,7 @@ def main() -> None:
         steps = [
             ("http", lambda: http_throughput(plan, Path(tmp))),
             ("delivery", lambda: delivery(plan)),
+            ("one_user", lambda: one_user(plan)),
             ("fanout", lambda: fanout_independence(plan, Path(tmp))),
             ("history", lambda: history(plan, Path(tmp))),
             ("memory", memory),
@@ -507,8 +700,10 @@ def main() -> None:
     (RESULTS / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     plot(results, rows, RESULTS / "plot.png")
     print(render_table(rows))
-    print(f"\n{results['machine']['summary']}; run took {results['seconds']:.0f} s"
-          f"{' (--quick)' if args.quick else ''}. Results: bench/results/results.json, bench/results/plot.png")
+    print(
+        f"\n{results['machine']['summary']}; run took {results['seconds']:.0f} s"
+        f"{' (--quick)' if args.quick else ''}. Results: bench/results/results.json, bench/results/plot.png"
+    )
 
 
 if __name__ == "__main__":

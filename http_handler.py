@@ -1,0 +1,125 @@
+"""Ariadne's HTTP handler with a lean path for JSON POSTs, the requests that matter for speed.
+
+A POST with `Content-Type: application/json` skips Starlette's request
+parsing and response classes: the body is read straight from the ASGI
+channel and parsed with orjson, and the result is written as two ASGI
+messages. Everything between is Ariadne's own: `handle_request_override`,
+`extract_data_from_json_request`, `execute_graphql_query` (the document
+cache, the validation rules, error formatting and logging) and the status
+rule of `create_json_response`, so a request answers exactly as it would
+through Ariadne's handler, and a hook added to one of those methods applies
+to both paths. Every other request (GET, multipart, OPTIONS) goes to
+Ariadne's handler unchanged.
+
+`FastPathApp` is the Starlette app with one shortcut in front: JSON POSTs to
+the GraphQL path go to that handler directly, without Starlette's
+exception middleware and router, unless middleware has been added to the app
+(middleware must see every request, so then nothing is short-cut).
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+from ariadne.asgi.handlers import GraphQLHTTPHandler
+from ariadne.constants import DATA_TYPE_JSON
+from ariadne.exceptions import HttpBadRequestError, HttpError
+from starlette.applications import Starlette
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.types import Receive, Scope, Send
+
+import json_codec
+
+_JSON_HEADERS = [(b"content-type", b"application/json")]
+
+
+def posts_json(scope: Scope) -> bool:
+    """Whether the request is a POST whose content type is JSON, as Ariadne decides it."""
+    if scope["method"] != "POST":
+        return False
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            return value.decode("latin-1").split(";")[0] == DATA_TYPE_JSON
+    return False
+
+
+def result_status(result: dict[str, Any], success: bool) -> int:
+    """Ariadne's rule: 200 when the operation ran or produced data, 400 otherwise."""
+    return HTTPStatus.OK if success or result.get("data") is not None else HTTPStatus.BAD_REQUEST
+
+
+async def read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # the client went away
+            raise ClientDisconnect()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def send_json(send: Send, status: int, content: Any) -> None:
+    body = json_codec.dumps(content)
+    headers = [*_JSON_HEADERS, (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class FastHTTPHandler(GraphQLHTTPHandler):
+    """GraphQLHTTPHandler answering JSON POSTs without Starlette's Request/Response round trip."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.subscription_handlers or not posts_json(scope):
+            await super().handle(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        # Read the body here, once, and leave it where Starlette's Request keeps it, so that
+        # request.body() and request.json() in hooks still answer without reading again.
+        request._body = await read_body(receive)
+        response = await self.handle_request_override(request)
+        if response is not None:
+            await response(scope, receive, send)
+            return
+        try:
+            data = await self.extract_data_from_json_request(request)
+        except HttpError as error:
+            await PlainTextResponse(error.message or error.status, status_code=HTTPStatus.BAD_REQUEST)(
+                scope, receive, send
+            )
+            return
+        success, result = await self.execute_graphql_query(request, data)
+        await send_json(send, result_status(result, success), result)
+
+    async def extract_data_from_json_request(self, request: Request) -> Any:
+        try:
+            return json_codec.loads(await request.body())
+        except ValueError as error:
+            raise HttpBadRequestError("Request body is not a valid JSON") from error
+
+    async def create_json_response(self, request: Request, result: dict, success: bool) -> Response:
+        """The same answer for requests that take Ariadne's path (GET queries when enabled)."""
+        return Response(json_codec.dumps(result), result_status(result, success), media_type=DATA_TYPE_JSON)
+
+
+class FastPathApp(Starlette):
+    """Starlette, with JSON POSTs to `graphql_path` sent straight to the GraphQL HTTP handler."""
+
+    def __init__(self, *, graphql_path: str, graphql_handler: GraphQLHTTPHandler, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.graphql_path = graphql_path
+        self.graphql_handler = graphql_handler
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["path"] == self.graphql_path
+            and not self.user_middleware
+            and posts_json(scope)
+        ):
+            scope["app"] = self
+            await self.graphql_handler.handle(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
