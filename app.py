@@ -21,6 +21,7 @@ from starlette.routing import Mount, Route
 
 from documents import DocumentCache
 from errors import GraphQLErrorLogger
+from execution import use_subscription_executor
 from http_handler import FastHTTPHandler, FastPathApp
 from mutations import mutation
 from queries import query
@@ -53,6 +54,7 @@ def configure_logging(settings: Settings) -> None:
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     configure_logging(settings)
+    use_subscription_executor()
     store = MemoryStore()
     hub = Hub(settings.subscription_queue_size)
     documents = DocumentCache(settings.document_cache_size)
