@@ -6,8 +6,10 @@ plugs into Ariadne's `query_parser` and `query_validator` hooks, so every path
 (HTTP and both WebSocket protocols) uses it. Both results are exact: a
 document depends only on its text, and validation only on the schema, the
 document and the rules in use, which together make the validation key.
-Failures to parse are not cached; both caches forget the least recently used
-entry beyond `size`.
+Failures to parse are not cached, nor are operations longer than
+`MAX_CACHED_QUERY_LENGTH` (so the cache's memory stays bounded by its size
+whatever clients send); both caches forget the least recently used entry
+beyond `size`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from typing import Any
 
 from graphql import DocumentNode, GraphQLError, GraphQLSchema, parse, validate
 from graphql.validation import ASTValidationRule
+
+# Far above any operation a client sends by hand or a tool generates (GraphiQL's introspection: ~3,000).
+MAX_CACHED_QUERY_LENGTH = 20_000
 
 
 class DocumentCache:
@@ -39,7 +44,8 @@ class DocumentCache:
             self._documents.move_to_end(text)
             return document
         document = parse(text)
-        self._remember(self._documents, text, document)
+        if len(text) <= MAX_CACHED_QUERY_LENGTH:
+            self._remember(self._documents, text, document)
         return document
 
     def validate(
@@ -63,7 +69,8 @@ class DocumentCache:
             self._validations.move_to_end(key)
             return list(entry[2])
         errors = validate(schema, document, rules, max_errors, **options)
-        self._remember(self._validations, key, (schema, document, errors))
+        if document.loc is None or len(document.loc.source.body) <= MAX_CACHED_QUERY_LENGTH:
+            self._remember(self._validations, key, (schema, document, errors))
         return list(errors)
 
     def __len__(self) -> int:

@@ -70,6 +70,18 @@ def test_the_cache_forgets_the_least_recently_used_beyond_its_size(calls):
     assert calls["parse"] == 4
 
 
+def test_an_operation_too_long_to_keep_is_parsed_each_time(calls):
+    cache = DocumentCache(size=10)
+    padding = " " * documents.MAX_CACHED_QUERY_LENGTH
+    for _ in range(2):
+        document = cache.parse(None, {"query": '{ userId(username: "x") }' + padding})
+        assert cache.validate(schema, document, specified_rules) == []
+    assert calls["parse"] == 2
+    assert calls["validate"] == 2
+    assert len(cache) == 0
+    assert len(cache._validations) == 0
+
+
 def test_validation_results_are_bounded_too():
     cache = DocumentCache(size=3)
     for n in range(10):
