@@ -1,6 +1,7 @@
 # Two commands from a fresh clone: `make run` serves the API, `make test` tests it.
 # The virtual environment and pinned dependencies are installed on first use, and
 # so are the pinned npm packages (explorer assets, npm test clients) when npm is present.
+# `make bench` runs the benchmark (bench/run.py; `make bench QUICK=1` for a short run).
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -10,7 +11,7 @@ BIN := $(VENV)/bin
 NPM ?= $(shell command -v npm 2>/dev/null)
 NODE_MODULES := node_modules/.installed
 
-.PHONY: run test lint clean
+.PHONY: run test lint clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,5 +42,17 @@ lint: $(VENV)/.dev
 test: lint $(NODE_MODULES)
 	$(BIN)/pytest
 
+$(VENV)/.bench: requirements.txt bench/requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	touch $(VENV)/.runtime $@
+
+bench/node_modules/.package-lock.json: bench/package.json bench/package-lock.json
+	command -v npm >/dev/null || (apt-get update -qq && apt-get install -y -qq nodejs npm)
+	cd bench && npm ci --no-audit --no-fund --silent
+
+bench: $(VENV)/.bench bench/node_modules/.package-lock.json
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BIN)/python bench/run.py $(if $(QUICK),--quick)
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache node_modules
+	rm -rf $(VENV) .pytest_cache .ruff_cache node_modules bench/node_modules

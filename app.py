@@ -5,28 +5,28 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from ariadne import load_schema_from_path, make_executable_schema
 from ariadne.asgi import GraphQL
-from ariadne.asgi.handlers import GraphQLHTTPHandler
+from graphql import Executor
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
-from starlette.requests import ClientDisconnect, Request
-from starlette.responses import Response
 from starlette.routing import Mount
 
 from attachments import AttachmentFiles, attachment_routes, upload
 from auth import CONNECTION_VIEWER, bearer_token, connection_authenticator, user_for_token
 from connections import Connections
+from documents import DocumentCache
 from errors import GraphQLErrorLogger, format_error
+from execution import use_subscription_executor
 from explorer import ExplorerAssets, Playground, explorer_routes
+from http_handler import FastHTTPHandler, FastPathApp
 from limits import BodySizeLimit, query_parser, validation_rules
 from mutations import mutation
 from objects import attachment, message, user
@@ -38,7 +38,6 @@ from websocket import LEGACY_WS, TRANSPORT_WS, LegacyWSHandler, NegotiatingWSHan
 
 SCHEMA_PATH = Path(__file__).with_name("schema.graphql")
 
-http_logger = logging.getLogger("chat.http")
 
 schema = make_executable_schema(
     load_schema_from_path(str(SCHEMA_PATH)),
@@ -63,40 +62,15 @@ def configure_logging(settings: Settings) -> None:
         chat_logger.addHandler(handler)
 
 
-class HTTPHandler(GraphQLHTTPHandler):
-    """Ariadne's HTTP handler, answering in valid UTF-8 even when input had lone surrogates.
-
-    It also ends an upload cleanly: a client that goes away before its
-    multipart body is complete is logged as one INFO line (Ariadne lets the
-    disconnect escape as a server error), and the request's temporary upload
-    files are closed, so deleted, once it is answered.
-    """
-
-    async def graphql_http_server(self, request: Request) -> Response:
-        try:
-            return await super().graphql_http_server(request)
-        except ClientDisconnect:
-            client = request.client.host if request.client else "?"
-            http_logger.info("Client %s went away before its request body was complete", client)
-            return Response("Request body incomplete", status_code=400)
-        finally:
-            await request.close()
-
-    async def create_json_response(self, request: Request, result: dict, success: bool) -> Response:
-        try:
-            return await super().create_json_response(request, result, success)
-        except UnicodeEncodeError:
-            status = 200 if success or result.get("data") is not None else 400
-            return Response(json.dumps(result), status_code=status, media_type="application/json")
-
-
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     configure_logging(settings)
+    use_subscription_executor()
     store = MemoryStore()
     hub = Hub(settings.subscription_queue_size)
     connections = Connections(settings.max_connections_per_client)
     attachment_files = AttachmentFiles(settings.attachments_dir)
+    documents = DocumentCache(settings.document_cache_size, query_parser(settings))
 
     async def context_value(request: Any, _data: Any) -> dict[str, Any]:
         if request.scope["type"] == "websocket":
@@ -130,14 +104,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
     graphql = GraphQL(
         schema,
         context_value=context_value,
-        query_parser=query_parser(settings),
+        query_parser=documents.parse,
+        query_validator=documents.validate,
         validation_rules=validation_rules(settings),
         execute_get_queries=True,
         debug=settings.debug,
         explorer=Playground(explorer_assets, title="Chat API"),
         logger=GraphQLErrorLogger(logging.getLogger("chat.graphql"), {}),
         error_formatter=format_error,
-        http_handler=HTTPHandler(),
+        # The schema has no @defer/@stream: the plain executor skips incremental bookkeeping.
+        execution_context_class=Executor,
+        http_handler=FastHTTPHandler(),
         websocket_handler=websocket_handler,
     )
     @asynccontextmanager
@@ -146,19 +123,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
         yield
         await connections.wait_closed()
 
-    app = Starlette(
+    app = FastPathApp(
         routes=[
             *explorer_routes(explorer_assets, title="Chat API"),
             *attachment_routes(store, attachment_files, settings),
             Mount("/", graphql),
         ],
-        middleware=[
-            Middleware(
-                BodySizeLimit,
-                max_body_size=settings.max_body_size,
-                max_multipart_size=settings.max_multipart_body_size,
-            )
-        ],
+        graphql_path="/",
+        graphql_handler=graphql.http_handler,
+        body_limit=partial(
+            BodySizeLimit,
+            max_body_size=settings.max_body_size,
+            max_multipart_size=settings.max_multipart_body_size,
+        ),
         lifespan=lifespan,
     )
     app.state.settings = settings
@@ -166,6 +143,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.hub = hub
     app.state.connections = connections
     app.state.attachments = attachment_files
+    app.state.documents = documents
     return app
 
 

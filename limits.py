@@ -152,8 +152,9 @@ class BodySizeLimit:
     A JSON (or any other) body may hold `max_body_size` bytes; a
     `multipart/form-data` body, which carries uploads, `max_multipart_size`.
     A declared Content-Length over the limit is refused before any byte is
-    read; a chunked body is counted as it arrives. It sits inside Starlette's
-    exception middleware, which turns the HTTPException into the response.
+    read; a chunked body is counted as it arrives and refused with an
+    HTTPException: Starlette's exception middleware answers it on Starlette's
+    path, and this wrapper on the fast path, which has none.
     """
 
     def __init__(self, app: ASGIApp, max_body_size: int, max_multipart_size: int | None = None) -> None:
@@ -178,6 +179,7 @@ class BodySizeLimit:
             return
 
         received = 0
+        started = False
 
         async def counting_receive() -> Message:
             nonlocal received
@@ -188,4 +190,14 @@ class BodySizeLimit:
                     raise HTTPException(413, detail)
             return message
 
-        await self.app(scope, counting_receive, send)
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except HTTPException as error:
+            if error.status_code != 413 or started:
+                raise
+            await PlainTextResponse(detail, status_code=413)(scope, receive, send)

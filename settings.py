@@ -59,6 +59,8 @@ class Settings:
     # Longest display name and bio in a profile, in characters (after trimming).
     max_display_name_length: int = 64
     max_bio_length: int = 500
+    # Parsed and validated operations kept for reuse, least recently used forgotten first (0: off).
+    document_cache_size: int = 1000
 
     def __post_init__(self) -> None:
         if self.auth_mode not in ("open", "required"):

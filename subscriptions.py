@@ -46,10 +46,22 @@ class Subscription:
     It is registered with the hub when created (so nothing published after
     the subscribe call is missed) and unregistered by `aclose()`, which
     graphql-core calls when the operation stops, the client disconnects or an
-    error ends it.
+    error ends it. Its queue is a bare deque and at most one waiting future:
+    one consumer needs no more, and an idle subscription then costs far less
+    memory than an `asyncio.Queue` (which carries an Event and three deques).
     """
 
-    __slots__ = ("_closed", "_connection", "_hub", "_queue", "include_sent", "recipient_id", "topic")
+    __slots__ = (
+        "_closed",
+        "_connection",
+        "_hub",
+        "_limit",
+        "_pending",
+        "_waiter",
+        "include_sent",
+        "recipient_id",
+        "topic",
+    )
 
     def __init__(
         self,
@@ -63,7 +75,9 @@ class Subscription:
         self.recipient_id = recipient_id
         self.include_sent = include_sent
         self.topic = topic
-        self._queue: asyncio.Queue[Any] = asyncio.Queue(queue_size)
+        self._pending: deque[Any] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._limit = queue_size  # 0 or less: unbounded, as for asyncio.Queue
         self._hub = hub
         self._closed = False
         self._connection = connection
@@ -73,21 +87,26 @@ class Subscription:
     @property
     def pending(self) -> int:
         """Messages published to this subscription and not yet delivered."""
-        return self._queue.qsize()
+        return len(self._pending)
 
     def offer(self, item: Message | str) -> bool:
         """Queue an item (a message, or a deleted message's id) without waiting; False when full."""
-        try:
-            self._queue.put_nowait(item)
-        except asyncio.QueueFull:
+        if 0 < self._limit <= len(self._pending):
             return False
+        self._pending.append(item)
+        self._wake()
         return True
 
     def overflow(self) -> None:
         """Drop what is queued and make the next read end the subscription."""
-        while not self._queue.empty():
-            self._queue.get_nowait()
-        self._queue.put_nowait(_OVERFLOW)
+        self._pending.clear()
+        self._pending.append(_OVERFLOW)
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def __aiter__(self) -> Subscription:
         return self
@@ -95,16 +114,22 @@ class Subscription:
     async def __anext__(self) -> Any:
         if self._closed:
             raise StopAsyncIteration
-        item = await self._queue.get()
+        while not self._pending:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        item = self._pending.popleft()
         if item is _OVERFLOW:
             await self.aclose()
             if self.topic == DELETIONS:
                 raise GraphQLError(
-                    f"Subscription ended: more than {self._queue.maxsize} deletions "
+                    f"Subscription ended: more than {self._limit} deletions "
                     "were waiting to be delivered. Subscribe again to continue."
                 )
             raise GraphQLError(
-                f"Subscription ended: more than {self._queue.maxsize} messages "
+                f"Subscription ended: more than {self._limit} messages "
                 "were waiting to be delivered. Subscribe again to continue, "
                 "with `after` set to the id of the last message received."
             )

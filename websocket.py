@@ -33,6 +33,7 @@ from graphql import GraphQLError, OperationType, get_operation_ast
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+import json_codec
 from connections import POLICY_VIOLATION, Connections, client_address
 
 logger = logging.getLogger("chat.websocket")
@@ -98,12 +99,8 @@ class GraphQLWebSocket(WebSocket):
         return data
 
     async def send_json(self, data: Any, mode: str = "text") -> None:
-        try:
-            await super().send_json(data, mode)
-        except UnicodeEncodeError:
-            # A lone surrogate echoed back (in an error message, say) cannot be
-            # UTF-8 encoded: send it with JSON escapes, which JSON allows.
-            await self.send_text(json.dumps(data, separators=(",", ":")))
+        # orjson where it writes as json does; valid UTF-8 even for lone surrogates.
+        await self.send({"type": "websocket.send", "text": json_codec.dumps(data).decode()})
 
     async def send(self, message: Any) -> None:
         # Starlette raises RuntimeError for a send after the close; for the

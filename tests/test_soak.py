@@ -97,7 +97,8 @@ def test_soak_leaves_no_subscription_task_or_memory_behind(tmp_path):
         for n in range(USERS):
             httpx.post(url, json={"query": CREATE_USER, "variables": {"username": f"user{n}"}})
         started = time.monotonic()
-        asyncio.run(run_clients(url, ws_url, rounds=3, seed=1))  # warm-up
+        # Warm-up: long enough for the allocator to reach its high-water mark.
+        asyncio.run(run_clients(url, ws_url, rounds=8, seed=1))
         baseline = settled(url, None)
         asyncio.run(run_clients(url, ws_url, rounds=12, seed=2))
         after = settled(url, baseline["tasks"])

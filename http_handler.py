@@ -1,0 +1,238 @@
+"""Ariadne's HTTP handler with a lean path for JSON POSTs, the requests that matter for speed.
+
+A POST with `Content-Type: application/json` skips Starlette's request
+parsing and response classes: the body is read straight from the ASGI
+channel and parsed with orjson, and the result is written as two ASGI
+messages. Everything between is Ariadne's own: `handle_request_override`,
+`extract_data_from_json_request`, `execute_graphql_query` (the document
+cache, the validation rules, error formatting and logging) and the status
+rule of `create_json_response`, so a request answers exactly as it would
+through Ariadne's handler, and a hook added to one of those methods applies
+to both paths. Every other request (GET, multipart, OPTIONS) goes to
+Ariadne's handler unchanged.
+
+`FastPathApp` is the Starlette app with one shortcut in front: JSON POSTs to
+the GraphQL path go to that handler directly, without Starlette's
+exception middleware and router, unless middleware has been added to the app
+(middleware must see every request, so then nothing is short-cut).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from http import HTTPStatus
+from inspect import isawaitable
+from typing import Any
+
+from ariadne.asgi.handlers import GraphQLHTTPHandler
+from ariadne.compat import get_execution_context_class_kwargs
+from ariadne.constants import DATA_TYPE_JSON
+from ariadne.exceptions import HttpBadRequestError, HttpError
+from ariadne.graphql import (
+    handle_graphql_errors,
+    handle_query_result,
+    parse_query,
+    validate_data,
+    validate_operation_is_not_subscription,
+    validate_operation_is_query,
+    validate_query,
+)
+from ariadne.types import GraphQLResult
+from graphql import DocumentNode, GraphQLError, execute
+from starlette.applications import Starlette
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+import json_codec
+
+logger = logging.getLogger("chat.http")
+
+_JSON_HEADERS = [(b"content-type", b"application/json")]
+
+
+def posts_json(scope: Scope) -> bool:
+    """Whether the request is a POST whose content type is JSON, as Ariadne decides it."""
+    if scope["method"] != "POST":
+        return False
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            return value.decode("latin-1").split(";")[0] == DATA_TYPE_JSON
+    return False
+
+
+def log_went_away(request: Request) -> None:
+    client = request.client.host if request.client else "?"
+    logger.info("Client %s went away before its request body was complete", client)
+
+
+def result_status(result: dict[str, Any], success: bool) -> int:
+    """Ariadne's rule: 200 when the operation ran or produced data, 400 otherwise."""
+    return HTTPStatus.OK if success or result.get("data") is not None else HTTPStatus.BAD_REQUEST
+
+
+async def read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # the client went away
+            raise ClientDisconnect()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def send_json(send: Send, status: int, content: Any) -> None:
+    body = json_codec.dumps(content)
+    headers = [*_JSON_HEADERS, (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class FastHTTPHandler(GraphQLHTTPHandler):
+    """GraphQLHTTPHandler answering JSON POSTs without Starlette's Request/Response round trip."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.subscription_handlers or not posts_json(scope):
+            await super().handle(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        # Read the body here, once, and leave it where Starlette's Request keeps it, so that
+        # request.body() and request.json() in hooks still answer without reading again.
+        try:
+            request._body = await read_body(receive)
+        except ClientDisconnect:
+            log_went_away(request)
+            return
+        response = await self.handle_request_override(request)
+        if response is not None:
+            await response(scope, receive, send)
+            return
+        try:
+            data = await self.extract_data_from_json_request(request)
+        except HttpError as error:
+            await PlainTextResponse(error.message or error.status, status_code=HTTPStatus.BAD_REQUEST)(
+                scope, receive, send
+            )
+            return
+        success, result = await self.execute_graphql_query(request, data)
+        await send_json(send, result_status(result, success), result)
+
+    async def execute_graphql_query(
+        self,
+        request: Any,
+        data: Any,
+        *,
+        context_value: Any = None,
+        query_document: DocumentNode | None = None,
+    ) -> GraphQLResult:
+        """Ariadne's `graphql()`, step for step, without the parts this server does not configure.
+
+        Its extension manager, middleware and root value handling cost about a fifth of a small
+        request and do nothing here; a handler given extensions, middleware or a root value takes
+        Ariadne's own path. The steps kept are Ariadne's functions: the same checks, the same
+        validation rules (`validation_rules`, introspection) through the same `query_validator`,
+        the same error logging and formatting.
+        """
+        if self.extensions or self.middleware or self.root_value is not None or self.schema is None:
+            return await super().execute_graphql_query(
+                request, data, context_value=context_value, query_document=query_document
+            )
+        if context_value is None:
+            context_value = await self.get_context_for_request(request, data)
+        errors_to = {"logger": self.logger, "error_formatter": self.error_formatter, "debug": self.debug}
+        try:
+            validate_data(data)
+            variables, operation_name = data.get("variables"), data.get("operationName")
+            document = query_document or parse_query(context_value, self.query_parser, data)
+            rules = self.validation_rules
+            if callable(rules):
+                rules = rules(context_value, document, data)
+            validation_errors = validate_query(
+                self.schema,
+                document,
+                rules,
+                enable_introspection=self.introspection,
+                query_validator=self.query_validator,
+            )
+            if validation_errors:
+                return handle_graphql_errors(validation_errors, **errors_to)
+            if isinstance(request, Request) and request.method == "GET":
+                validate_operation_is_query(document, operation_name)
+            else:
+                validate_operation_is_not_subscription(document, operation_name)
+            result = execute(
+                self.schema,
+                document,
+                context_value=context_value,
+                variable_values=variables,
+                operation_name=operation_name,
+                **get_execution_context_class_kwargs(self.execution_context_class),
+            )
+            if isawaitable(result):
+                result = await result
+        except GraphQLError as error:
+            return handle_graphql_errors([error], **errors_to)
+        return handle_query_result(result, **errors_to)
+
+    async def graphql_http_server(self, request: Request) -> Response:
+        """Ariadne's path (multipart uploads, GET), ending an incomplete upload cleanly.
+
+        A client that goes away before its body is complete is logged as one
+        INFO line (Ariadne lets the disconnect escape as a server error), and
+        the request's temporary upload files are closed, so deleted, once it
+        is answered.
+        """
+        try:
+            return await super().graphql_http_server(request)
+        except ClientDisconnect:
+            log_went_away(request)
+            return Response("Request body incomplete", status_code=HTTPStatus.BAD_REQUEST)
+        finally:
+            await request.close()
+
+    async def extract_data_from_json_request(self, request: Request) -> Any:
+        try:
+            return json_codec.loads(await request.body())
+        except ValueError as error:
+            raise HttpBadRequestError("Request body is not a valid JSON") from error
+
+    async def create_json_response(self, request: Request, result: dict, success: bool) -> Response:
+        """The same answer for requests that take Ariadne's path (GET queries when enabled)."""
+        return Response(json_codec.dumps(result), result_status(result, success), media_type=DATA_TYPE_JSON)
+
+
+class FastPathApp(Starlette):
+    """Starlette, with JSON POSTs to `graphql_path` sent straight to the GraphQL HTTP handler.
+
+    `body_limit` wraps both ways in (the shortcut and Starlette's own stack),
+    so every HTTP request passes it; middleware added to the app must see
+    every request, so with any, nothing is short-cut.
+    """
+
+    def __init__(
+        self,
+        *,
+        graphql_path: str,
+        graphql_handler: GraphQLHTTPHandler,
+        body_limit: Callable[[ASGIApp], ASGIApp] = lambda app: app,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.graphql_path = graphql_path
+        self.graphql_handler = graphql_handler
+        self._shortcut = body_limit(graphql_handler.handle)
+        self._starlette = body_limit(super().__call__)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["path"] == self.graphql_path
+            and not self.user_middleware
+            and posts_json(scope)
+        ):
+            scope["app"] = self
+            await self._shortcut(scope, receive, send)
+            return
+        await self._starlette(scope, receive, send)

@@ -1,0 +1,39 @@
+"""JSON in and out of the server: orjson where it can, the standard library where it cannot.
+
+orjson is several times faster for request and response bodies and WebSocket
+frames, but it refuses some input the standard library accepts (lone
+surrogates in strings, NaN, a byte-order mark, UTF-16) and reads integers
+beyond 64 bits as floats, so each call falls back to `json` wherever orjson
+could answer differently. A string with a lone surrogate cannot be written as
+UTF-8 at all: the fallback escapes it (`\\ud800`), which is still valid JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import orjson
+
+
+def dumps(value: Any) -> bytes:
+    """`value` as compact JSON, UTF-8 encoded."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return json.dumps(value, separators=(",", ":"), allow_nan=False).encode()
+
+
+# orjson reads integers outside [-2**63, 2**64) as floats; every such integer has 19 digits or more.
+_LONG_NUMBER = re.compile(rb"[0-9]{19}")
+
+
+def loads(body: bytes) -> Any:
+    """Parse a JSON document exactly as `json.loads` would; ValueError when it is not one."""
+    if _LONG_NUMBER.search(body) is None:
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(body)

@@ -1,0 +1,76 @@
+"""Subscription events run on an executor that collects the selection once per subscription."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+
+from graphql import Executor, parse, subscribe
+from starlette.testclient import TestClient
+
+import execution
+from app import create_app, schema
+from settings import Settings
+from store import MemoryStore, Message
+from subscriptions import Hub
+from tests.conftest import create_user, send
+from tests.legacy_ws import LegacyClient
+from tests.operations import SUBSCRIBE
+
+
+def test_a_long_subscription_does_not_collect_or_keep_anything_per_event(monkeypatch):
+    """graphql-core 3.3 alone re-collects the fields and keeps one more memo entry for every event."""
+    executors = []
+
+    class Recorded(execution.SubscriptionExecutor):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            executors.append(self)
+
+    monkeypatch.setattr(execution, "SubscriptionExecutor", Recorded)
+    with TestClient(create_app()) as client:
+        ann, bob = create_user(client, "ann"), create_user(client, "bob")
+        with LegacyClient(client) as ws:
+            ws.start("s", SUBSCRIBE, {"userId": bob})
+            ws.start("sync", '{ userId(username: "ann") }')
+            ws.next_data("sync")
+            for n in range(50):
+                send(client, ann, bob, f"message {n}")
+            received = [ws.next_data("s")["data"]["messages"]["content"] for _ in range(50)]
+    assert received == [f"message {n}" for n in range(50)]
+    (executor,) = executors
+    assert len(executor._relevant_sub_fields) == 1
+
+
+def test_events_answer_exactly_as_with_graphql_cores_own_executor():
+    async def events(executor_class):
+        store, hub = MemoryStore(), Hub(10)
+        await store.create_user("ann")
+        context = {
+            "store": store,
+            "hub": hub,
+            "settings": Settings(),
+            "request": SimpleNamespace(scope={}),  # one connection's worth of state, no socket
+            "viewer": None,
+        }
+        document = parse(
+            "subscription ($id: String, $yes: Boolean!) "
+            "{ messages(userId: $id) { content ... @include(if: $yes) { senderId } alias: recipientId } }"
+        )
+        stream = await subscribe(
+            schema,
+            document,
+            context_value=context,
+            variable_values={"id": "1", "yes": True},
+            executor_class=executor_class,
+        )
+        results = []
+        for n in range(3):
+            await hub.publish(Message(str(n), "1", "1", f"m{n}"))
+            results.append((await anext(stream)).formatted)
+        await stream.aclose()
+        return results
+
+    ours = asyncio.run(events(execution.SubscriptionExecutor))
+    assert ours == asyncio.run(events(Executor))
+    assert ours[2] == {"data": {"messages": {"content": "m2", "senderId": "1", "alias": "1"}}}

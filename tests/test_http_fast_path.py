@@ -1,0 +1,175 @@
+"""The lean JSON POST path answers exactly as Ariadne's own HTTP handler does."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from ariadne.asgi import GraphQL
+from ariadne.asgi.handlers import GraphQLHTTPHandler
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Mount
+from starlette.testclient import TestClient
+
+from app import create_app, schema
+from errors import GraphQLErrorLogger, format_error
+from limits import query_parser, validation_rules
+from settings import Settings
+from store import MemoryStore
+from subscriptions import Hub
+from tests.operations import CREATE_USER, MESSAGES, SEND, SUBSCRIBE, USER_ID
+
+JSON = {"content-type": "application/json"}
+
+
+def reference_app() -> Starlette:
+    """The same schema and context behind Ariadne's stock HTTP handler, as the app was before."""
+    settings = Settings()
+    store, hub = MemoryStore(), Hub(settings.subscription_queue_size)
+    graphql = GraphQL(
+        schema,
+        context_value=lambda request, _: {
+            "request": request,
+            "store": store,
+            "hub": hub,
+            "settings": settings,
+            "viewer": None,
+        },
+        query_parser=query_parser(settings),
+        validation_rules=validation_rules(settings),
+        logger=GraphQLErrorLogger(logging.getLogger("chat.graphql"), {}),
+        error_formatter=format_error,
+        http_handler=GraphQLHTTPHandler(),
+    )
+    return Starlette(routes=[Mount("/", graphql)])
+
+
+def post(client: TestClient, body: bytes, headers: dict | None = None) -> tuple[int, str, bytes]:
+    response = client.post("/", content=body, headers=headers or JSON)
+    return response.status_code, response.headers["content-type"], response.content
+
+
+def same_answer(ours: tuple[int, str, bytes], theirs: tuple[int, str, bytes]) -> None:
+    assert ours[:2] == theirs[:2]
+    if theirs[1].startswith("application/json"):
+        assert json.loads(ours[2]) == json.loads(theirs[2])
+    else:
+        assert ours[2] == theirs[2]
+
+
+def operation(query: str, variables: dict | None = None, **extra) -> bytes:
+    return json.dumps({"query": query, "variables": variables, **extra}).encode()
+
+
+TWO_OPERATIONS = 'query A { a: userId(username: "ann") } query B { b: userId(username: "bob") }'
+
+# In order: each request runs against both servers, whose state evolves alike.
+REQUESTS = [
+    ("createUser", operation(CREATE_USER, {"username": "ann"})),
+    ("createUser again: taken", operation(CREATE_USER, {"username": "ann"})),
+    ("createUser bob", operation(CREATE_USER, {"username": " bob "})),
+    ("createUser invisible", operation(CREATE_USER, {"username": "a\u200bb"})),
+    ("userId", operation('query { userId(username:"ann") }')),
+    ("userId unknown", operation(USER_ID)),
+    ("createMessage", operation(SEND, {"from": "1", "to": "2", "content": "Hello there"})),
+    ("createMessage unknown parties", operation(SEND, {"from": "8", "to": "9", "content": "hi"})),
+    ("createMessage empty", operation(SEND, {"from": "1", "to": "2", "content": " "})),
+    ("messages", operation(MESSAGES, {"userId": "2"})),
+    ("messages unknown user", operation(MESSAGES, {"userId": "99"})),
+    ("validation error", operation("{ nope }")),
+    ("several validation errors", operation("{ nope userId }")),
+    ("syntax error", operation("{ userId(")),
+    ("missing required variable", operation(MESSAGES, {})),
+    ("variable of the wrong type", operation(MESSAGES, {"userId": {"a": 1}})),
+    ("subscription over HTTP", operation(SUBSCRIBE, {"userId": "1"})),
+    ("named operations, one chosen", operation(TWO_OPERATIONS, operationName="B")),
+    ("named operations, none chosen", operation(TWO_OPERATIONS)),
+    ("unknown operation name", operation(USER_ID, operationName="Nope")),
+    ("operation name not a string", operation(USER_ID, operationName=5)),
+    ("variables not an object", operation(USER_ID, variables=[1])),
+    ("query missing", b'{"variables": {}}'),
+    ("query not a string", b'{"query": 5}'),
+    ("body is a list", b"[]"),
+    ("body is a string", b'"{ userId }"'),
+    ("malformed JSON", b'{"query": '),
+    ("empty body", b""),
+    ("not UTF-8", b'{"query": "\xff"}'),
+    ("lone surrogate escape in a variable", b'{"query": "query ($u: String!) { userId(username: $u) }", '
+                                            b'"variables": {"u": "\\ud800"}}'),
+    ("integer beyond 64 bits in a variable", operation(MESSAGES, {"userId": 2**70})),
+    ("integer below -2**63 in a variable", operation(MESSAGES, {"userId": -(2**63) - 1})),
+    ("duplicate keys", b'{"query": "{ nope }", "query": "{ userId(username: \\"ann\\") }"}'),
+    ("byte-order mark", b'\xef\xbb\xbf' + operation(USER_ID)),
+    ("UTF-16", operation(USER_ID).decode().encode("utf-16-le")),
+    ("NaN in the body", b'{"query": "{ userId(username: \\"x\\") }", "variables": {"x": NaN}}'),
+]
+
+
+@pytest.fixture(scope="module")
+def answers():
+    """Every request's answer from our app and from the reference, in order."""
+    ours, theirs = {}, {}
+    with TestClient(create_app(Settings())) as fast, TestClient(reference_app()) as stock:
+        for name, body in REQUESTS:
+            ours[name], theirs[name] = post(fast, body), post(stock, body)
+        for name, headers in [
+            ("charset parameter", {"content-type": "application/json; charset=utf-8"}),
+            ("not JSON", {"content-type": "text/plain"}),
+            ("no content type", {}),
+        ]:
+            body = operation('query { userId(username:"ann") }')
+            ours[name] = post(fast, body, headers or {"content-type": ""})
+            theirs[name] = post(stock, body, headers or {"content-type": ""})
+    return ours, theirs
+
+
+@pytest.mark.parametrize(
+    "name", [name for name, _ in REQUESTS] + ["charset parameter", "not JSON", "no content type"]
+)
+def test_same_status_content_type_and_body_as_ariadnes_handler(answers, name):
+    ours, theirs = answers
+    same_answer(ours[name], theirs[name])
+
+
+def test_the_answers_cover_successes_and_each_kind_of_failure(answers):
+    """The comparison above is only worth as much as the cases it covers."""
+    ours, _ = answers
+    statuses = {status for status, _, _ in ours.values()}
+    assert statuses == {200, 400}
+    assert ours["malformed JSON"][2] == b"Request body is not a valid JSON"
+    assert json.loads(ours["userId"][2]) == {"data": {"userId": "1"}}
+    assert json.loads(ours["syntax error"][2])["errors"][0]["message"].startswith("Syntax Error")
+
+
+def test_a_lone_surrogate_in_an_error_message_still_answers_valid_json():
+    """Starlette's JSONResponse cannot encode one and answers 500; the fast path escapes it."""
+    with TestClient(create_app(Settings())) as client:
+        body = b'{"query": "query A { userId(username: \\"x\\") }", "operationName": "\\ud800"}'
+        response = client.post("/", content=body, headers=JSON)
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["message"] == "Unknown operation named '\ud800'."
+
+
+def test_middleware_added_to_the_app_sees_graphql_posts_too():
+    """The shortcut past Starlette steps aside once the app has middleware of its own."""
+
+    class Stamp:
+        def __init__(self, app):
+            self.app = app
+
+        async def __call__(self, scope, receive, send):
+            async def stamped(message):
+                if message["type"] == "http.response.start":
+                    message["headers"] = [*message["headers"], (b"x-stamp", b"yes")]
+                await send(message)
+
+            await self.app(scope, receive, stamped)
+
+    app = create_app(Settings())
+    app.user_middleware.insert(0, Middleware(Stamp))
+    with TestClient(app) as client:
+        response = client.post("/", content=operation(USER_ID), headers=JSON)
+    assert response.json() == {"data": {"userId": None}}
+    assert response.headers["x-stamp"] == "yes"
