@@ -22,16 +22,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount
 
-from auth import CONNECTION_VIEWER, bearer_token, connection_authenticator, user_for_token
+from auth import CONNECTION_VIEWER, VIEWER_UNKNOWN, bearer_token, connection_authenticator, user_for_token
 from connections import Connections
-from errors import GraphQLErrorLogger, format_error
+from errors import GraphQLErrorLogger, ServiceUnavailable, format_error
 from explorer import ExplorerAssets, Playground, explorer_routes
+from health import healthz_route
 from limits import BodySizeLimit, query_parser, validation_rules
 from mutations import mutation
 from objects import message
 from queries import query
+from redis_fanout import RedisFanout
 from settings import Settings
-from store import MemoryStore
+from sqlstore import SqlStore
+from store import MemoryStore, Store
 from subscriptions import Hub, subscription
 from websocket import LEGACY_WS, TRANSPORT_WS, LegacyWSHandler, NegotiatingWSHandler, TransportWSHandler
 
@@ -71,17 +74,32 @@ class HTTPHandler(GraphQLHTTPHandler):
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     configure_logging(settings)
-    store = MemoryStore()
-    hub = Hub(settings.subscription_queue_size)
+    store: Store = SqlStore(settings.database_url) if settings.database_url else MemoryStore()
+    fanout = (
+        RedisFanout(settings.redis_url, settings.redis_channel, store, settings.max_page_size)
+        if settings.redis_url
+        else None
+    )
+    if fanout is not None and not settings.database_url:
+        logging.getLogger("chat").warning(
+            "REDIS_URL without DATABASE_URL: each process has its own in-memory store, "
+            "so run one process only, or set DATABASE_URL"
+        )
+    hub = Hub(settings.subscription_queue_size, fanout.broadcast if fanout else None)
     connections = Connections(settings.max_connections_per_client)
 
     async def context_value(request: Any, _data: Any) -> dict[str, Any]:
+        context = {"request": request, "store": store, "hub": hub, "settings": settings, "viewer": None}
         if request.scope["type"] == "websocket":
-            user = request.scope.get(CONNECTION_VIEWER)
-        else:
-            token = bearer_token(request.headers.get("authorization"))
-            user = await user_for_token(store, token, request.client.host if request.client else "?")
-        return {"request": request, "store": store, "hub": hub, "settings": settings, "viewer": user}
+            context["viewer"] = request.scope.get(CONNECTION_VIEWER)
+            return context
+        token = bearer_token(request.headers.get("authorization"))
+        source = request.client.host if request.client else "?"
+        try:
+            context["viewer"] = await user_for_token(store, token, source)
+        except ServiceUnavailable as unavailable:
+            context[VIEWER_UNKNOWN] = unavailable  # raised by the first resolver that asks who calls
+        return context
 
     on_connect = connection_authenticator(store, settings.auth_mode)
     websocket_handler = NegotiatingWSHandler(
@@ -112,18 +130,30 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        await store.open()
+        if fanout is not None:
+            await fanout.start(hub.publish)
         connections.close_all_on_shutdown_signals()
         yield
         await connections.wait_closed()
+        if fanout is not None:
+            await fanout.close()
+        await store.close()
 
+    health_checks = {"database": store.ping, **({"redis": fanout.ping} if fanout else {})}
     app = Starlette(
-        routes=[*explorer_routes(explorer_assets, title="Chat API"), Mount("/", graphql)],
+        routes=[
+            healthz_route(health_checks),
+            *explorer_routes(explorer_assets, title="Chat API"),
+            Mount("/", graphql),
+        ],
         middleware=[Middleware(BodySizeLimit, max_body_size=settings.max_body_size)],
         lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.store = store
     app.state.hub = hub
+    app.state.fanout = fanout
     app.state.connections = connections
     return app
 

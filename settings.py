@@ -49,6 +49,13 @@ class Settings:
     max_connections_per_client: int = 0
     # `open`: anyone may act as anyone (the tutorial); `required`: bearer tokens.
     auth_mode: str = "open"
+    # Where users and messages live: empty for the in-memory store, else
+    # sqlite+aiosqlite:///chat.db or postgresql+asyncpg://user:password@host/database.
+    database_url: str = ""
+    # Redis for fan-out between processes (redis://host:6379/0); empty: in-process only.
+    redis_url: str = ""
+    # The Redis pub/sub channel; deployments sharing one Redis server need different ones.
+    redis_channel: str = "chat:messages"
 
     def __post_init__(self) -> None:
         if self.auth_mode not in ("open", "required"):

@@ -24,7 +24,7 @@ from app import create_app, schema
 from settings import Settings
 from store import Message
 from subscriptions import Hub, Subscription
-from tests.conftest import ISO_UTC_MILLIS, ThreadedServer, create_user, send
+from tests.conftest import ISO_UTC_MILLIS, ThreadedServer, create_user, run_closing, send
 from tests.conftest import gql as gql_post
 from tests.legacy_ws import LegacyClient
 from tests.operations import (
@@ -334,7 +334,7 @@ async def replay_race(store, pausing: bool, include_sent: bool, rounds: int) -> 
 @pytest.mark.parametrize("pausing", [False, True], ids=["as-is", "pausing-io"])
 def test_messages_sent_during_the_replay_arrive_once_and_in_order(store, pausing, include_sent):
     """Thirty rounds: three subscribers resume while three senders write; each gets the store's order."""
-    asyncio.run(replay_race(store, pausing, include_sent, rounds=30))
+    run_closing(replay_race(store, pausing, include_sent, rounds=30), store)
 
 
 @pytest.fixture

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from errors import DomainError
-from store import MemoryStore
+from tests.conftest import run_closing
 
 
-def run(coroutine):
-    return asyncio.run(coroutine)
+def run(store, coroutine):
+    return run_closing(coroutine, store)
 
 
 async def conversation(store, count: int = 23) -> tuple[list, list]:
@@ -38,19 +37,21 @@ def test_ids_increase_and_times_never_decrease(store):
         assert all(t.tzinfo is not None and t.utcoffset() == timedelta(0) for t in times)
         assert times == sorted(times)
 
-    run(scenario())
+    run(store, scenario())
 
 
-def test_times_never_decrease_when_the_clock_goes_back():
+def test_times_never_decrease_when_the_clock_goes_back(new_store):
     """A wall clock set back (NTP) must not make a newer message look older."""
     readings = iter(datetime(2026, 11, 27, 15, 4, second, tzinfo=UTC) for second in (30, 10, 20, 40))
-    store = MemoryStore(clock=lambda: next(readings))
+    store = new_store(clock=lambda: next(readings))
 
     async def scenario():
-        await store.create_user("ann")
-        return [(await store.add_message("1", "1", f"m{n}")).created_at.second for n in range(4)]
+        ann = (await store.create_user("ann")).user_id
+        sent = [(await store.add_message(ann, ann, f"m{n}")).created_at.second for n in range(4)]
+        stored = [message.created_at.second for message in (await store.messages_for(ann)).messages]
+        return sent, stored
 
-    assert run(scenario()) == [30, 30, 30, 40]
+    assert run(store, scenario()) == ([30, 30, 30, 40], [30, 30, 30, 40])
 
 
 def test_whole_history_is_every_message_of_the_user_oldest_first(store):
@@ -61,7 +62,7 @@ def test_whole_history_is_every_message_of_the_user_oldest_first(store):
         assert page.messages == expected and page.has_more is False
         assert len(set(ids(page.messages))) == len(expected), "a message to oneself is listed once"
 
-    run(scenario())
+    run(store, scenario())
 
 
 @pytest.mark.parametrize("limit", [1, 4, 5, 100])
@@ -81,7 +82,7 @@ def test_forward_pages_walk_the_history_without_gap_or_overlap(store, limit):
         assert walked == everything
         assert pages == -(-len(everything) // limit)
 
-    run(scenario())
+    run(store, scenario())
 
 
 @pytest.mark.parametrize("limit", [1, 4, 5, 100])
@@ -101,7 +102,7 @@ def test_backward_pages_walk_the_history_without_gap_or_overlap(store, limit):
             walked = page.messages + walked
         assert walked == everything
 
-    run(scenario())
+    run(store, scenario())
 
 
 def test_a_window_between_two_cursors_is_read_forward(store):
@@ -116,7 +117,7 @@ def test_a_window_between_two_cursors_is_read_forward(store):
         last = await store.messages_for(bob, after=int(everything[6].id), before=high, limit=3)
         assert last.messages == everything[7:10] and last.has_more is False
 
-    run(scenario())
+    run(store, scenario())
 
 
 def test_pages_past_either_end_are_empty(store):
@@ -127,7 +128,7 @@ def test_pages_past_either_end_are_empty(store):
         assert (await store.messages_for(ann, before=0, limit=5)).messages == []
         assert (await store.messages_for(ann, before=1, limit=5)).messages == []
 
-    run(scenario())
+    run(store, scenario())
 
 
 def test_messages_to_holds_only_what_the_user_received_after_the_cursor(store):
@@ -140,7 +141,7 @@ def test_messages_to_holds_only_what_the_user_received_after_the_cursor(store):
         assert rest.messages == received[3:] and rest.has_more is False
         assert all(m.recipient_id == bob for m in rest.messages)
 
-    run(scenario())
+    run(store, scenario())
 
 
 @pytest.mark.parametrize("read", ["messages_for", "messages_to"])
@@ -156,7 +157,7 @@ def test_a_cursor_that_is_no_message_is_refused(store, read):
             with pytest.raises(DomainError, match="before: no message has id 99"):
                 await reader(ann, before=99, limit=10)
 
-    run(scenario())
+    run(store, scenario())
 
 
 @pytest.mark.parametrize("read", ["messages_for", "messages_to"])
@@ -167,4 +168,4 @@ def test_reading_the_history_of_an_unknown_user_is_refused(store, read):
             await getattr(store, read)("99", after=0, limit=10)
         assert refused.value.messages == ["User not found"]
 
-    run(scenario())
+    run(store, scenario())
