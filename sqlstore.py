@@ -66,8 +66,8 @@ SQLITE_BUSY_TIMEOUT = 10.0
 CONNECT_ATTEMPTS = 4
 FIRST_RETRY_DELAY = 0.05
 
-# Execution option of a connection about to write: SQLite then begins with `BEGIN IMMEDIATE`.
-_WRITES = "chat_writes"
+# Execution option of SQLite connections that only read: they run without a transaction.
+_READS = "chat_reads"
 # A user or message id in a row: the decimal form the API shows, within BIGINT.
 _ROW_ID = re.compile(r"[1-9][0-9]{0,18}")
 _LARGEST_ID = 2**63 - 1
@@ -158,10 +158,12 @@ def database_url(url: str) -> URL:
     )
 
 
-def _engine(url: URL) -> AsyncEngine:
+def _engines(url: URL) -> tuple[AsyncEngine, AsyncEngine]:
+    """An engine for writing and one for reading (on SQLite, reads need no transaction)."""
     if url.get_backend_name() == "postgresql":
         # pre-ping: a connection the server dropped (restart, failover) is replaced, not used.
-        return create_async_engine(url, pool_pre_ping=True, connect_args={"timeout": CONNECT_TIMEOUT})
+        engine = create_async_engine(url, pool_pre_ping=True, connect_args={"timeout": CONNECT_TIMEOUT})
+        return engine, engine
     engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT})
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -176,10 +178,11 @@ def _engine(url: URL) -> AsyncEngine:
     def begin_sqlite(connection: Any) -> None:
         # A writer takes the write lock at once: a deferred transaction that reads
         # first could not upgrade while another process writes, and would fail.
-        immediate = connection.get_execution_options().get(_WRITES)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        # Each read is one statement, consistent on its own: no transaction.
+        if not connection.get_execution_options().get(_READS):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
-    return engine
+    return engine, engine.execution_options(**{_READS: True})
 
 
 def _row_id(user_id: str) -> int | None:
@@ -205,7 +208,7 @@ class SqlStore:
 
     def __init__(self, url: str, clock: Callable[[], datetime] = _utc_now) -> None:
         self.url = database_url(url)
-        self._engine = _engine(self.url)
+        self._engine, self._reader = _engines(self.url)
         self._postgres = self.url.get_backend_name() == "postgresql"
         self._clock = clock
         self._schema_ready = False
@@ -358,9 +361,10 @@ class SqlStore:
         raises ServiceUnavailable (after a few attempts to connect, spaced
         out, while the database was last seen up).
         """
-        connection = await self._connect(attempts)
+        if not self._schema_ready:
+            await self._prepare_schema(attempts)
+        connection = await self._connect(self._engine if write else self._reader, attempts)
         try:
-            await connection.execution_options(**{_WRITES: write})
             async with connection.begin():
                 yield connection
         except Exception as error:
@@ -368,20 +372,16 @@ class SqlStore:
                 raise
             raise self._unavailable(error) from error
         finally:
-            try:
-                await connection.close()
-            except Exception as error:
-                if not _is_unavailable(error):
-                    raise
+            await _release(connection)
         self._available()
 
-    async def _connect(self, attempts: int | None) -> AsyncConnection:
+    async def _connect(self, engine: AsyncEngine, attempts: int | None) -> AsyncConnection:
         if attempts is None:
             attempts = CONNECT_ATTEMPTS if self._reachable else 1
         delay = FIRST_RETRY_DELAY
         for attempt in range(1, attempts + 1):
             try:
-                connection = await self._engine.connect()
+                connection = await engine.connect()
             except Exception as error:
                 if not _is_unavailable(error):
                     raise
@@ -390,12 +390,6 @@ class SqlStore:
                 await asyncio.sleep(delay)
                 delay *= 4
                 continue
-            if not self._schema_ready:
-                try:
-                    await self._prepare_schema(connection)
-                except BaseException:
-                    await connection.close()
-                    raise
             return connection
         raise AssertionError("unreachable")
 
@@ -410,12 +404,12 @@ class SqlStore:
             self._reachable = True
             logger.warning("Database available again (%s)", self.description)
 
-    async def _prepare_schema(self, connection: AsyncConnection) -> None:
+    async def _prepare_schema(self, attempts: int | None) -> None:
         """Create the tables, or migrate them to SCHEMA_VERSION, once per process."""
         async with self._schema_lock:
             if self._schema_ready:
                 return
-            await connection.execution_options(**{_WRITES: True})
+            connection = await self._connect(self._engine, attempts)
             try:
                 async with connection.begin():
                     if self._postgres:
@@ -437,6 +431,8 @@ class SqlStore:
                 if not _is_unavailable(error):
                     raise
                 raise self._unavailable(error) from error
+            finally:
+                await _release(connection)
             self._schema_ready = True
 
 
@@ -460,6 +456,15 @@ async def _read_page(
         return MessagePage(rows[:limit], has_more=len(rows) > limit)
     rows = _messages(await connection.execute(query.order_by(key.desc()).limit(limit + 1)))
     return MessagePage(rows[:limit][::-1], has_more=len(rows) > limit)
+
+
+async def _release(connection: AsyncConnection) -> None:
+    """Return a connection to the pool; one the database dropped is discarded."""
+    try:
+        await connection.close()
+    except Exception as error:
+        if not _is_unavailable(error):
+            raise
 
 
 def _messages(rows: Any) -> list[Message]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from errors import DomainError
-from tests.conftest import run_closing
+from sqlstore import SqlStore
+from tests.conftest import STORES, run_closing
 
 
 def run(store, coroutine):
@@ -169,3 +171,120 @@ def test_reading_the_history_of_an_unknown_user_is_refused(store, read):
         assert refused.value.messages == ["User not found"]
 
     run(store, scenario())
+
+
+def test_a_taken_username_is_refused_and_names_find_their_ids(store):
+    async def scenario():
+        ann = await store.create_user("ann")
+        bob = await store.create_user("bob")
+        assert ann.user_id != bob.user_id
+        with pytest.raises(DomainError) as refused:
+            await store.create_user("ann")
+        assert refused.value.messages == ["Username is taken"]
+        assert await store.user_id("ann") == ann.user_id
+        assert await store.user_id("nobody") is None
+        assert await store.get_user(bob.user_id) == bob
+        cy = await store.create_user("cy")
+        assert len({ann.user_id, bob.user_id, cy.user_id}) == 3, "a refused name takes no id from anyone"
+
+    run(store, scenario())
+
+
+@pytest.mark.parametrize(
+    ("sender", "recipient", "errors"),
+    [
+        ("ann", "99", ["Recipient not found"]),
+        ("99", "ann", ["Sender not found"]),
+        ("98", "99", ["Sender not found", "Recipient not found"]),
+        ("01", "ann", ["Sender not found"]),
+        ("ann", "abc", ["Recipient not found"]),
+        ("", "-1", ["Sender not found", "Recipient not found"]),
+        ("ann", "9" * 30, ["Recipient not found"]),
+    ],
+)
+def test_a_message_with_an_unknown_party_is_refused_and_not_stored(store, sender, recipient, errors):
+    """Ids no user has, in any form (leading zero, not a number, too large), are unknown parties."""
+
+    async def scenario():
+        ann = (await store.create_user("ann")).user_id
+        parties = [ann if party == "ann" else party for party in (sender, recipient)]
+        with pytest.raises(DomainError) as refused:
+            await store.add_message(*parties, "hello")
+        assert refused.value.messages == errors
+        assert (await store.messages_for(ann)).messages == []
+        assert await store.newest_message_id() == 0
+
+    run(store, scenario())
+
+
+def test_unknown_users_have_no_record_and_no_token(store):
+    async def scenario():
+        ann = (await store.create_user("ann")).user_id
+        for unknown in ("99", "abc", "01", "", "9" * 30):
+            assert await store.get_user(unknown) is None
+            assert await store.token_hash(unknown) is None
+        assert await store.token_hash(ann) is None
+        await store.set_token_hash(ann, "a" * 64)
+        await store.set_token_hash(ann, "b" * 64)
+        assert await store.token_hash(ann) == "b" * 64, "a new token replaces the old one"
+
+    run(store, scenario())
+
+
+def test_messages_after_reads_everyones_messages_in_pages(store):
+    """What a process's fan-out reads to fill a gap: every message above an id, a page at a time."""
+
+    async def scenario():
+        _, messages = await conversation(store)
+        walked, cursor = [], 0
+        for _ in range(len(messages)):
+            page = await store.messages_after(cursor, 4)
+            walked += page.messages
+            if not page.has_more:
+                break
+            cursor = int(page.messages[-1].id)
+        assert walked == messages
+        newest = await store.newest_message_id()
+        assert newest == int(messages[-1].id)
+        assert (await store.messages_after(newest, 4)).messages == []
+
+    run(store, scenario())
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_writers_on_one_database_never_let_a_reader_see_a_later_message_first(request, kind):
+    """Three stores on one database (as three processes would have) write at once while one reads.
+
+    Each read of every message must be ids 1..n with none missing: a reader
+    never sees id n + 1 before n is committed, whatever the writer.
+    """
+    url = STORES[kind](request)
+    stores = [SqlStore(url) for _ in range(3)]
+
+    async def scenario():
+        ann, bob = [(await stores[0].create_user(name)).user_id for name in ("ann", "bob")]
+        writing = True
+
+        async def writer(store, name):
+            for n in range(40):
+                await store.add_message(ann, bob, f"{name} {n}")
+
+        async def reader():
+            reads = 0
+            while writing:
+                seen = ids((await stores[2].messages_after(0, 10_000)).messages)
+                missing = sorted(set(range(1, max(seen, default=0))) - set(seen))
+                assert seen == list(range(1, len(seen) + 1)), f"not yet visible: {missing}"
+                reads += 1
+            return reads
+
+        reading = asyncio.create_task(reader())
+        await asyncio.gather(*(writer(store, f"{k}.{w}") for k, store in enumerate(stores) for w in range(2)))
+        writing = False
+        assert await reading > 5
+        everything = (await stores[1].messages_after(0, 10_000)).messages
+        assert ids(everything) == list(range(1, 241))
+        times = [message.created_at for message in everything]
+        assert times == sorted(times)
+
+    run_closing(scenario(), *stores)
