@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from errors import ServiceUnavailable
@@ -19,6 +19,9 @@ from errors import ServiceUnavailable
 CHECK_TIMEOUT = 3.0
 
 Check = Callable[[], Awaitable[None]]
+
+# The route takes every method, so that none falls through to GraphQL, mounted at /.
+_EVERY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 async def answers(check: Check) -> bool:
@@ -33,7 +36,9 @@ async def answers(check: Check) -> bool:
 def healthz_route(checks: dict[str, Check]) -> Route:
     """The route, given each component's name and a check that raises ServiceUnavailable when it is down."""
 
-    async def healthz(_: Request) -> JSONResponse:
+    async def healthz(request: Request) -> Response:
+        if request.method not in ("GET", "HEAD"):
+            return PlainTextResponse("Method Not Allowed", status_code=405, headers={"Allow": "GET, HEAD"})
         results = await asyncio.gather(*(answers(check) for check in checks.values()))
         states = {name: "ok" if ok else "unavailable" for name, ok in zip(checks, results, strict=True)}
         failing = [name for name, state in states.items() if state != "ok"]
@@ -42,4 +47,4 @@ def healthz_route(checks: dict[str, Check]) -> Route:
             body["failing"] = failing
         return JSONResponse(body, status_code=503 if failing else 200, headers={"Cache-Control": "no-store"})
 
-    return Route("/healthz", healthz, methods=["GET"])
+    return Route("/healthz", healthz, methods=_EVERY_METHOD)
