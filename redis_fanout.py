@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from datetime import datetime
@@ -43,6 +44,8 @@ LAST_RETRY_DELAY = 2.0
 # Seconds of silence on the subscription after which Redis is pinged; no answer
 # within as long again counts as a lost connection.
 QUIET_INTERVAL = 10.0
+# Seconds between looks at whether a failed publish asked to subscribe again.
+POLL_INTERVAL = 1.0
 
 _REDIS_DOWN = (RedisError, OSError, TimeoutError)
 
@@ -89,6 +92,7 @@ class RedisFanout:
         self._catch_up: asyncio.Task | None = None
         self._catch_up_again = False
         self._subscribed = asyncio.Event()
+        self._resubscribe = asyncio.Event()  # set when a publish failed: Redis may be hung
         self._down = False
         self._publish_failing = False
 
@@ -127,6 +131,9 @@ class RedisFanout:
                 if not self._publish_failing:
                     self._publish_failing = True
                     logger.warning("Could not publish to Redis (%s: %s)", type(error).__name__, error)
+                # Until subscribed again, publish nothing: a hung Redis must not hold up every sender.
+                self._subscribed.clear()
+                self._resubscribe.set()
             else:
                 self._publish_failing = False
                 return
@@ -147,6 +154,7 @@ class RedisFanout:
     async def _listen_forever(self) -> None:
         delay = FIRST_RETRY_DELAY
         while True:
+            self._resubscribe.clear()
             try:
                 async with self._subscriber.pubsub() as pubsub:
                     await pubsub.subscribe(self.channel)
@@ -181,20 +189,22 @@ class RedisFanout:
                 await self._fill_gap(before=None)
 
     async def _relay(self, pubsub: redis.client.PubSub) -> None:
-        """Hand the channel's messages to the hub until the connection fails."""
-        pinged = False
-        while True:
-            event = await pubsub.get_message(timeout=QUIET_INTERVAL)
+        """Hand the channel's messages to the hub until the connection fails or a publish did."""
+        quiet_since, pinged = time.monotonic(), False
+        while not self._resubscribe.is_set():
+            event = await pubsub.get_message(timeout=POLL_INTERVAL)
             if event is None:
-                if pinged:
-                    raise TimeoutError(f"Redis did not answer a ping within {QUIET_INTERVAL} s")
-                await pubsub.ping()
-                pinged = True
+                if time.monotonic() - quiet_since >= QUIET_INTERVAL:
+                    if pinged:
+                        raise TimeoutError(f"Redis did not answer a ping within {QUIET_INTERVAL} s")
+                    await pubsub.ping()
+                    quiet_since, pinged = time.monotonic(), True
                 continue
-            pinged = False
+            quiet_since, pinged = time.monotonic(), False
             if event["type"] == "message":
                 async with self._delivering:
                     await self._receive(event["data"])
+        raise ConnectionError("a publish failed")
 
     async def _receive(self, data: bytes) -> None:
         try:

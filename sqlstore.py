@@ -59,8 +59,9 @@ MIGRATIONS: dict[int, Callable[[AsyncConnection], Awaitable[None]]] = {}
 MESSAGE_ORDER_LOCK = 0x63686174_6D736773  # "chatmsgs": one message insert at a time
 SCHEMA_LOCK = 0x63686174_73636D61  # "chatscma": one process creates or migrates the tables
 
-# Seconds to wait for a new connection, and for SQLite's write lock.
+# Seconds to wait for a new connection, for one PostgreSQL statement, and for SQLite's write lock.
 CONNECT_TIMEOUT = 5.0
+STATEMENT_TIMEOUT = 30.0
 SQLITE_BUSY_TIMEOUT = 10.0
 # Connection attempts while the database was last seen up (1 while it is known down, to fail fast).
 CONNECT_ATTEMPTS = 4
@@ -162,7 +163,11 @@ def _engines(url: URL) -> tuple[AsyncEngine, AsyncEngine]:
     """An engine for writing and one for reading (on SQLite, reads need no transaction)."""
     if url.get_backend_name() == "postgresql":
         # pre-ping: a connection the server dropped (restart, failover) is replaced, not used.
-        engine = create_async_engine(url, pool_pre_ping=True, connect_args={"timeout": CONNECT_TIMEOUT})
+        engine = create_async_engine(
+            url,
+            pool_pre_ping=True,
+            connect_args={"timeout": CONNECT_TIMEOUT, "command_timeout": STATEMENT_TIMEOUT},
+        )
         return engine, engine
     engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT})
 
@@ -382,9 +387,7 @@ class SqlStore:
         for attempt in range(1, attempts + 1):
             try:
                 connection = await engine.connect()
-            except Exception as error:
-                if not _is_unavailable(error):
-                    raise
+            except Exception as error:  # refused, timed out, starting up, bad password: not reachable
                 if attempt == attempts:
                     raise self._unavailable(error) from error
                 await asyncio.sleep(delay)

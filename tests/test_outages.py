@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import httpx
 import pytest
 import websockets
 
+import redis_fanout
 from tests.conftest import ProcessServer, require
 from tests.deployment import (
     create_user,
@@ -171,3 +174,65 @@ def test_a_token_that_cannot_be_checked_gets_service_unavailable_not_unauthentic
     own_postgres.stop()
     asyncio.run(unchecked_tokens(server, token))
     assert server_errors() == []
+
+
+async def frozen_redis(redis: RedisServer, server) -> None:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+        ann = await create_user(http, "ann")
+        bob = await create_user(http, "bob")
+        async with RawClient.connect(server.ws_url, "graphql-transport-ws") as client:
+            await subscribe(client, bob)
+            await send(http, ann, bob, "before")
+            assert (await client.event("s"))["content"] == "before"
+
+            redis.process.send_signal(signal.SIGSTOP)
+            try:
+                await send(http, ann, bob, "first while frozen")  # waits for one publish timeout
+                started = time.monotonic()
+                await send(http, ann, bob, "second while frozen")
+                assert time.monotonic() - started < 1, "later senders do not wait for a hung Redis"
+                for expected in ("first while frozen", "second while frozen"):
+                    assert (await client.event("s"))["content"] == expected, "delivered from the store"
+                assert (await health(http))[1]["failing"] == ["redis"]
+            finally:
+                redis.process.send_signal(signal.SIGCONT)
+            await wait_until(healthz_is(http, 200), what="/healthz to recover")
+            await send(http, ann, bob, "after")
+            assert (await client.event("s"))["content"] == "after"
+            assert await client.sync() == [], "nothing twice"
+
+
+def test_a_frozen_redis_holds_up_no_sender_and_subscriptions_resume(
+    postgres_database, own_redis, live_with, server_errors, monkeypatch
+):
+    """Redis stops answering (SIGSTOP) without closing its connections, then wakes up (SIGCONT).
+
+    The first publish times out; the process then publishes nothing until it
+    has subscribed again, long before its quiet subscription would notice.
+    """
+    monkeypatch.setattr(redis_fanout, "POLL_INTERVAL", 0.05)
+    server = live_with(database_url=postgres_database, redis_url=own_redis.url)
+    asyncio.run(frozen_redis(own_redis, server))
+    assert server_errors() == []
+
+
+async def quiet_subscription(server) -> None:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+        ann = await create_user(http, "ann")
+        async with RawClient.connect(server.ws_url, "graphql-transport-ws") as client:
+            await subscribe(client, ann)
+            await asyncio.sleep(1.5)  # several quiet intervals: pings, answered
+            await send(http, ann, ann, "still there")
+            assert (await client.event("s"))["content"] == "still there"
+
+
+def test_a_quiet_subscription_is_pinged_and_kept(
+    monkeypatch, postgres_database, redis_server, redis_channel, live_with, caplog
+):
+    monkeypatch.setattr(redis_fanout, "QUIET_INTERVAL", 0.2)
+    monkeypatch.setattr(redis_fanout, "POLL_INTERVAL", 0.05)
+    server = live_with(
+        database_url=postgres_database, redis_url=redis_server.url, redis_channel=redis_channel
+    )
+    asyncio.run(quiet_subscription(server))
+    assert "Lost the Redis connection" not in caplog.text
