@@ -20,19 +20,22 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from attachments import AttachmentFiles, attachment_routes, upload
-from auth import CONNECTION_VIEWER, bearer_token, connection_authenticator, user_for_token
+from auth import CONNECTION_VIEWER, VIEWER_UNKNOWN, bearer_token, connection_authenticator, user_for_token
 from connections import Connections
 from documents import DocumentCache
-from errors import GraphQLErrorLogger, format_error
+from errors import GraphQLErrorLogger, ServiceUnavailable, format_error
 from execution import use_subscription_executor
 from explorer import ExplorerAssets, Playground, explorer_routes
+from health import healthz_route
 from http_handler import FastHTTPHandler, FastPathApp
 from limits import BodySizeLimit, query_parser, validation_rules
 from mutations import mutation
 from objects import attachment, message, user
 from queries import query
+from redis_fanout import RedisFanout
 from settings import Settings
-from store import MemoryStore
+from sqlstore import SqlStore
+from store import MemoryStore, Store
 from subscriptions import Hub, subscription
 from websocket import LEGACY_WS, TRANSPORT_WS, LegacyWSHandler, NegotiatingWSHandler, TransportWSHandler
 
@@ -66,26 +69,41 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     configure_logging(settings)
     use_subscription_executor()
-    store = MemoryStore()
-    hub = Hub(settings.subscription_queue_size)
+    store: Store = SqlStore(settings.database_url) if settings.database_url else MemoryStore()
+    fanout = (
+        RedisFanout(settings.redis_url, settings.redis_channel, store, settings.max_page_size)
+        if settings.redis_url
+        else None
+    )
+    if fanout is not None and not settings.database_url:
+        logging.getLogger("chat").warning(
+            "REDIS_URL without DATABASE_URL: each process has its own in-memory store, "
+            "so run one process only, or set DATABASE_URL"
+        )
+    hub = Hub(settings.subscription_queue_size, fanout.broadcast if fanout else None)
     connections = Connections(settings.max_connections_per_client)
     attachment_files = AttachmentFiles(settings.attachments_dir)
     documents = DocumentCache(settings.document_cache_size, query_parser(settings))
 
     async def context_value(request: Any, _data: Any) -> dict[str, Any]:
-        if request.scope["type"] == "websocket":
-            user = request.scope.get(CONNECTION_VIEWER)
-        else:
-            token = bearer_token(request.headers.get("authorization"))
-            user = await user_for_token(store, token, request.client.host if request.client else "?")
-        return {
+        context = {
             "request": request,
             "store": store,
             "hub": hub,
             "settings": settings,
-            "viewer": user,
+            "viewer": None,
             "attachments": attachment_files,
         }
+        if request.scope["type"] == "websocket":
+            context["viewer"] = request.scope.get(CONNECTION_VIEWER)
+            return context
+        token = bearer_token(request.headers.get("authorization"))
+        source = request.client.host if request.client else "?"
+        try:
+            context["viewer"] = await user_for_token(store, token, source)
+        except ServiceUnavailable as unavailable:
+            context[VIEWER_UNKNOWN] = unavailable  # raised by the first resolver that asks who calls
+        return context
 
     on_connect = connection_authenticator(store, settings.auth_mode)
     websocket_handler = NegotiatingWSHandler(
@@ -119,12 +137,20 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        await store.open()
+        if fanout is not None:
+            await fanout.start(hub.publish)
         connections.close_all_on_shutdown_signals()
         yield
         await connections.wait_closed()
+        if fanout is not None:
+            await fanout.close()
+        await store.close()
 
+    health_checks = {"database": store.ping, **({"redis": fanout.ping} if fanout else {})}
     app = FastPathApp(
         routes=[
+            healthz_route(health_checks),
             *explorer_routes(explorer_assets, title="Chat API"),
             *attachment_routes(store, attachment_files, settings),
             Mount("/", graphql),
@@ -141,6 +167,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.settings = settings
     app.state.store = store
     app.state.hub = hub
+    app.state.fanout = fanout
     app.state.connections = connections
     app.state.attachments = attachment_files
     app.state.documents = documents

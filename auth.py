@@ -17,7 +17,7 @@ from typing import Any
 from ariadne.exceptions import WebSocketConnectionError
 from graphql import GraphQLError, GraphQLResolveInfo
 
-from errors import DomainError
+from errors import ConnectionUnavailable, DomainError, ServiceUnavailable
 from store import Store, User
 
 logger = logging.getLogger("chat.auth")
@@ -28,6 +28,8 @@ AUTH_MODES = (OPEN, REQUIRED)
 
 # Where a WebSocket connection keeps the user its connection_init proved to be.
 CONNECTION_VIEWER = "chat.viewer"
+# Where a request's context keeps the ServiceUnavailable that kept its token from being checked.
+VIEWER_UNKNOWN = "viewer_unknown"
 
 
 def new_token(user_id: str) -> tuple[str, str]:
@@ -80,6 +82,8 @@ class Unauthenticated(GraphQLError):
 def viewer(info: GraphQLResolveInfo) -> User | None:
     """The authenticated caller, or None (always allowed in open mode)."""
     context = info.context
+    if VIEWER_UNKNOWN in context:
+        raise context[VIEWER_UNKNOWN]
     if context["viewer"] is None and context["settings"].auth_mode == REQUIRED:
         raise Unauthenticated()
     return context["viewer"]
@@ -87,6 +91,8 @@ def viewer(info: GraphQLResolveInfo) -> User | None:
 
 def require_viewer(info: GraphQLResolveInfo) -> User:
     """The authenticated caller, in any mode (for acts that only make sense with one)."""
+    if VIEWER_UNKNOWN in info.context:
+        raise info.context[VIEWER_UNKNOWN]
     user = info.context["viewer"]
     if user is None:
         raise Unauthenticated()
@@ -110,7 +116,10 @@ def connection_authenticator(store: Store, auth_mode: str):
     async def on_connect(websocket: Any, payload: Any) -> None:
         token = connection_params_token(payload)
         client = websocket.scope.get("client")
-        user = await user_for_token(store, token, client[0] if client else "?")
+        try:
+            user = await user_for_token(store, token, client[0] if client else "?")
+        except ServiceUnavailable as unavailable:
+            raise ConnectionUnavailable() from unavailable
         if user is None and auth_mode == REQUIRED:
             raise WebSocketConnectionError({"message": "Unauthenticated"})
         websocket.scope[CONNECTION_VIEWER] = user

@@ -21,12 +21,32 @@ class DomainError(Exception):
         self.messages = list(messages)
 
 
+class ServiceUnavailable(Exception):
+    """The database or Redis cannot be reached: the client may try again later.
+
+    Raised by the stores and the fan-out, never for a client's mistake; the
+    cause is logged where it happened, the client sees only this text.
+    """
+
+    MESSAGE = "Service unavailable, try again"
+
+    def __init__(self) -> None:
+        super().__init__(self.MESSAGE)
+
+
+class ConnectionUnavailable(WebSocketConnectionError):
+    """A WebSocket's `connection_init` could not be checked because the store is unavailable."""
+
+    def __init__(self) -> None:
+        super().__init__({"message": ServiceUnavailable.MESSAGE})
+
+
 def failure(*messages: str) -> dict[str, Any]:
     return {"success": False, "errors": list(messages)}
 
 
 def returns_result(resolver: Callable[..., Awaitable[dict[str, Any]]]):
-    """Wrap a resolver so a DomainError becomes `{success: false, errors: [...]}`."""
+    """Wrap a resolver so a DomainError, or ServiceUnavailable, becomes `{success: false, errors: [...]}`."""
 
     @functools.wraps(resolver)
     async def wrapper(*args: Any, **kwargs: Any) -> dict[str, Any]:
@@ -34,6 +54,8 @@ def returns_result(resolver: Callable[..., Awaitable[dict[str, Any]]]):
             return await resolver(*args, **kwargs)
         except DomainError as error:
             return failure(*error.messages)
+        except ServiceUnavailable as error:
+            return failure(str(error))
 
     return wrapper
 
@@ -50,6 +72,10 @@ class GraphQLErrorLogger(logging.LoggerAdapter):
         if isinstance(msg, GraphQLError) and is_client_error(msg):
             self.logger.info("GraphQL error: %s", msg.message)
             return
+        if isinstance(msg, GraphQLError) and isinstance(root_cause(msg), ServiceUnavailable):
+            # The store or fan-out has already logged what failed.
+            self.logger.info("GraphQL error: %s", msg.message)
+            return
         if isinstance(msg, WebSocketConnectionError):
             self.logger.info("WebSocket connection refused: %s", msg.payload)
             return
@@ -62,16 +88,21 @@ class GraphQLErrorLogger(logging.LoggerAdapter):
         self.logger.error(msg, *args, exc_info=exc_info, **kwargs)
 
 
-def is_client_error(error: GraphQLError) -> bool:
+def root_cause(error: GraphQLError) -> Exception | None:
+    """The exception a GraphQL error wraps, through any GraphQL errors in between."""
     original = error.original_error
     while isinstance(original, GraphQLError):
         original = original.original_error
-    return original is None
+    return original
+
+
+def is_client_error(error: GraphQLError) -> bool:
+    return root_cause(error) is None
 
 
 def format_error(error: GraphQLError, debug: bool = False) -> dict[str, Any]:
     """Ariadne's formatter, but a server fault's own text never reaches the client."""
     formatted = ariadne_format_error(error, debug)
-    if not debug and not is_client_error(error):
+    if not debug and not is_client_error(error) and not isinstance(root_cause(error), ServiceUnavailable):
         formatted["message"] = "Internal server error"
     return formatted

@@ -61,6 +61,13 @@ class Settings:
     max_bio_length: int = 500
     # Parsed and validated operations kept for reuse, least recently used forgotten first (0: off).
     document_cache_size: int = 1000
+    # Where users and messages live: empty for the in-memory store, else
+    # sqlite+aiosqlite:///chat.db or postgresql+asyncpg://user:password@host/database.
+    database_url: str = ""
+    # Redis for fan-out between processes (redis://host:6379/0); empty: in-process only.
+    redis_url: str = ""
+    # The Redis pub/sub channel; deployments sharing one Redis server need different ones.
+    redis_channel: str = "chat:messages"
 
     def __post_init__(self) -> None:
         if self.auth_mode not in ("open", "required"):

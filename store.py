@@ -3,7 +3,7 @@
 `MemoryStore` keeps everything in dicts and lists, as the tutorial does, with
 per-user indexes in id order, so that a page of one user's history costs
 O(log n + page) whatever the size of the store.
-A database-backed store implements the same `Store` protocol.
+`sqlstore.SqlStore` implements the same `Store` protocol on SQLite or PostgreSQL.
 Attachment files themselves live outside the store (attachments.py).
 """
 
@@ -96,7 +96,18 @@ class Store(Protocol):
     id of a deleted one (the in-memory store, whose ids have no gaps, checks
     0 <= cursor <= the last id; SQL: the id is in `messages`, or in a
     `deleted_messages(id)` table that `delete_message` adds it to).
+
+    A store that cannot reach its database raises `errors.ServiceUnavailable`.
     """
+
+    async def open(self) -> None:
+        """Get ready to serve (a database store creates or migrates its tables); called at start-up."""
+
+    async def close(self) -> None:
+        """Release connections; the store may be opened again later (in another event loop)."""
+
+    async def ping(self) -> None:
+        """Return when the store answers; ServiceUnavailable otherwise (for the health check)."""
 
     async def create_user(self, username: str) -> User:
         """Add a user with the next id; DomainError("Username is taken") if it exists."""
@@ -170,6 +181,16 @@ class Store(Protocol):
         What a subscription resuming after `after` replays; DomainError as for `messages_for`.
         """
 
+    async def messages_after(self, after: int, limit: int) -> MessagePage:
+        """The first `limit` messages of anyone with an id above `after`, oldest first.
+
+        What a process's fan-out reads to fill a gap in what it received from
+        the others (`redis_fanout.py`); `after` need not be a message's id.
+        """
+
+    async def newest_message_id(self) -> int:
+        """The id of the newest message, 0 when there is none."""
+
 
 class MemoryStore:
     """The tutorial's in-memory store: lost on restart, private to one process."""
@@ -179,6 +200,7 @@ class MemoryStore:
         self._users: dict[str, User] = {}
         self._ids_by_username: dict[str, str] = {}
         self._token_hashes: dict[str, str] = {}
+        self._messages: list[Message] = []
         # Per user, in id order: every message sent or received, and those received.
         self._messages_by_user: dict[str, list[Message]] = {}
         self._received_by_user: dict[str, list[Message]] = {}
@@ -186,6 +208,15 @@ class MemoryStore:
         self._attachments: dict[str, Attachment] = {}
         self._message_count = 0
         self._last_created_at: datetime | None = None
+
+    async def open(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+    async def ping(self) -> None:
+        pass
 
     async def create_user(self, username: str) -> User:
         if username in self._ids_by_username:
@@ -236,6 +267,7 @@ class MemoryStore:
         message = Message(message_id, sender_id, recipient_id, content, self._next_created_at(), stored)
         self._messages_by_id[message_id] = message
         self._attachments.update((attachment.id, attachment) for attachment in stored)
+        self._messages.append(message)
         self._messages_by_user[sender_id].append(message)
         if recipient_id != sender_id:
             self._messages_by_user[recipient_id].append(message)
@@ -255,6 +287,7 @@ class MemoryStore:
         if message.recipient_id != message.sender_id:
             _remove(self._messages_by_user[message.recipient_id], message)
         _remove(self._received_by_user[message.recipient_id], message)
+        _remove(self._messages, message)
         return message
 
     async def get_attachment(self, attachment_id: str) -> Attachment | None:
@@ -286,6 +319,12 @@ class MemoryStore:
             raise DomainError("User not found")
         self._check_cursor("after", after)
         return _page(self._received_by_user[recipient_id], after, None, limit)
+
+    async def messages_after(self, after: int, limit: int) -> MessagePage:
+        return _page(self._messages, after, None, limit)
+
+    async def newest_message_id(self) -> int:
+        return self._message_count
 
     def _check_cursor(self, argument: str, cursor: int | None) -> None:
         # Ids 1..count were all issued here (deleted ones stay valid cursors);

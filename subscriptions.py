@@ -198,14 +198,22 @@ class Hub:
     registry, where messages from that user find it. A `messageDeleted`
     subscription is registered only in a third, where deletions of that
     user's sent or received messages find it.
+
+    A new message reaches the local registries through `broadcast`: by
+    default `publish`, so messages stay in this process; with Redis
+    (`redis_fanout.RedisFanout.broadcast`) it goes to every process's hub,
+    this one's included, which each `publish` it.
     """
 
-    def __init__(self, queue_size: int) -> None:
+    def __init__(
+        self, queue_size: int, broadcast: Callable[[Message], Awaitable[None]] | None = None
+    ) -> None:
         self.queue_size = queue_size
         self._subscriptions: dict[str, set[Subscription]] = {}
         self._sent_subscriptions: dict[str, set[Subscription]] = {}
         self._deletion_subscriptions: dict[str, set[Subscription]] = {}
         self._in_store_order = asyncio.Lock()
+        self._broadcast = broadcast or self.publish
 
     def subscribe(
         self, recipient_id: str, include_sent: bool = False, connection: set[Subscription] | None = None
@@ -244,7 +252,7 @@ class Hub:
         """
         async with self._in_store_order:
             message = await create()
-            await self.publish(message)
+            await self._broadcast(message)
         return message
 
     async def publish(self, message: Message) -> None:

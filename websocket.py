@@ -35,6 +35,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 import json_codec
 from connections import POLICY_VIOLATION, Connections, client_address
+from errors import ConnectionUnavailable
 
 logger = logging.getLogger("chat.websocket")
 
@@ -57,6 +58,8 @@ class CloseCode(IntEnum):
     TOO_MANY_INITIALISATION_REQUESTS = 4429
     # RFC 6455's code for a message too big to process, used by both protocols.
     MESSAGE_TOO_BIG = 1009
+    # IANA's "Try Again Later": the store could not check the connection's token.
+    TRY_AGAIN_LATER = 1013
 
 
 # A close frame's reason is at most 123 bytes of UTF-8 (RFC 6455, 5.5.1).
@@ -251,6 +254,9 @@ class TransportWSHandler(_ConnectionOwnsTasks, GraphQLTransportWSHandler):
         if self.on_connect is not None:
             try:
                 await self.on_connect(websocket, message.get("payload"))
+            except ConnectionUnavailable as unavailable:
+                await close(websocket, CloseCode.TRY_AGAIN_LATER, unavailable.payload["message"])
+                return
             except WebSocketConnectionError as refused:
                 logger.info("Refused a connection from %s: %s", client_address(websocket), refused.payload)
                 await close(websocket, CloseCode.FORBIDDEN, "Forbidden")

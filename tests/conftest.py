@@ -6,12 +6,13 @@ import asyncio
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,18 @@ from starlette.testclient import TestClient
 from app import create_app
 from explorer import ASSETS
 from settings import Settings
+from sqlstore import SqlStore
 from store import MemoryStore
 from tests.operations import CREATE_USER, SEND
+from tests.servers import (
+    POSTGRES_HOW_TO,
+    REDIS_HOW_TO,
+    PostgresServer,
+    RedisServer,
+    free_port,
+    postgres_bin,
+    redis_server_binary,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,14 +51,85 @@ def app():
     return create_app(make_settings())
 
 
-# The stores every store-level test runs against; database-backed stores join this list.
-STORES = {"memory": MemoryStore}
+def sqlite_url(request: pytest.FixtureRequest) -> str:
+    return f"sqlite+aiosqlite:///{request.getfixturevalue('tmp_path') / 'chat.db'}"
+
+
+def postgres_url(request: pytest.FixtureRequest) -> str:
+    return request.getfixturevalue("postgres_database")
+
+
+# The stores every store-level test runs against: each kind's fresh, empty database.
+STORES: dict[str, Callable[[pytest.FixtureRequest], str | None]] = {
+    "memory": lambda _: None,
+    "sqlite": sqlite_url,
+    "postgresql": postgres_url,
+}
 
 
 @pytest.fixture(params=sorted(STORES))
-def store(request):
-    """A fresh, empty store of each kind; the tests drive it with `asyncio.run`."""
-    yield STORES[request.param]()
+def new_store(request) -> Callable[..., Any]:
+    """Make stores of one kind (`new_store(clock=...)`), on one fresh database.
+
+    A SQL store's connections belong to the event loop that made them: run
+    each test's coroutine with `run_closing(coroutine, *stores)`.
+    """
+    url = STORES[request.param](request)
+
+    def make(**options: Any) -> MemoryStore | SqlStore:
+        return MemoryStore(**options) if url is None else SqlStore(url, **options)
+
+    return make
+
+
+@pytest.fixture
+def store(new_store):
+    """A fresh, empty store of each kind."""
+    return new_store()
+
+
+def run_closing(coroutine: Coroutine[Any, Any, Any], *stores: Any) -> Any:
+    """Run a store test in a new event loop, then close the stores' connections in that loop."""
+
+    async def main() -> Any:
+        try:
+            return await coroutine
+        finally:
+            for each in stores:
+                await each.close()
+
+    return asyncio.run(main())
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One PostgreSQL server for the session; each test gets its own database (`postgres_database`)."""
+    require(postgres_bin() is not None, "PostgreSQL", POSTGRES_HOW_TO)
+    server = PostgresServer().start()
+    yield server
+    server.remove()
+
+
+@pytest.fixture
+def postgres_database(postgres_server: PostgresServer) -> Iterator[str]:
+    """The URL of a new, empty database, dropped after the test."""
+    name = postgres_server.create_database()
+    yield postgres_server.url(name)
+    postgres_server.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One Redis server for the session; each test uses its own channel (`redis_channel`)."""
+    require(redis_server_binary() is not None, "Redis", REDIS_HOW_TO)
+    server = RedisServer().start()
+    yield server
+    server.remove()
+
+
+@pytest.fixture
+def redis_channel(request: pytest.FixtureRequest) -> str:
+    return f"chat-test:{os.getpid()}:{request.node.nodeid}"
 
 
 @pytest.fixture
@@ -71,12 +153,6 @@ def create_user(client: TestClient, username: str) -> str:
 
 def send(client: TestClient, sender: str, recipient: str, content: str) -> dict:
     return gql(client, SEND, {"from": sender, "to": recipient, "content": content})["data"]["createMessage"]
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
 
 
 def wait_for_port(host: str, port: int, timeout: float = 15.0) -> None:
@@ -215,6 +291,12 @@ class ProcessServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        self._log.close()
+
+    def kill(self) -> None:
+        """SIGKILL: the process ends at once, with no shutdown of any kind."""
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
         self._log.close()
 
 
