@@ -16,8 +16,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,10 +35,12 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    delete,
     event,
     func,
     insert,
     select,
+    union_all,
     update,
 )
 from sqlalchemy.engine import URL, make_url
@@ -46,7 +49,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from errors import DomainError, ServiceUnavailable
-from store import Message, MessagePage, User
+from store import PROFILE_FIELDS, Attachment, Message, MessagePage, User
 
 logger = logging.getLogger("chat.store")
 
@@ -69,6 +72,8 @@ FIRST_RETRY_DELAY = 0.05
 
 # Execution option of SQLite connections that only read: they run without a transaction.
 _READS = "chat_reads"
+# At most this many ids in one `IN (...)` list (SQLite and asyncpg cap bound parameters).
+_IN_CHUNK = 1000
 # A user or message id in a row: the decimal form the API shows, within BIGINT.
 _ROW_ID = re.compile(r"[1-9][0-9]{0,18}")
 _LARGEST_ID = 2**63 - 1
@@ -103,8 +108,14 @@ users = Table(
     Column("id", RowId, primary_key=True, autoincrement=True),
     Column("username", String, nullable=False, unique=True),
     Column("token_hash", String(64)),  # SHA-256 of the current token's secret (auth.py)
+    Column("created_at", UTCDateTime, nullable=False),
+    # Profile: NULL until the user sets it (or after clearing it).
+    Column("display_name", Text),
+    Column("bio", Text),
 )
 
+# AUTOINCREMENT on SQLite: without it, deleting the newest message would let
+# the next one take its id, which must stay a cursor for what came after it.
 messages = Table(
     "messages",
     metadata,
@@ -114,6 +125,28 @@ messages = Table(
     Column("content", Text, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Index("messages_by_recipient", "recipient_id", "id"),
+    sqlite_autoincrement=True,
+)
+
+# Files' metadata (the bytes are in ATTACHMENTS_DIR), in the order they were sent.
+attachments_table = Table(
+    "attachments",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("message_id", RowId, ForeignKey("messages.id", ondelete="CASCADE"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("filename", Text, nullable=False),
+    Column("content_type", Text, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Index("attachments_by_message", "message_id", "position", unique=True),
+)
+
+# The ids of deleted messages: they stay valid cursors (see `store.Store`).
+deleted_messages = Table(
+    "deleted_messages",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=False),
 )
 
 # One row per party of a message (one for a message to oneself), so that a
@@ -122,7 +155,7 @@ user_messages = Table(
     "user_messages",
     metadata,
     Column("user_id", RowId, ForeignKey("users.id"), primary_key=True),
-    Column("message_id", RowId, ForeignKey("messages.id"), primary_key=True),
+    Column("message_id", RowId, ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True),
 )
 
 schema_version = Table("schema_version", metadata, Column("version", Integer, nullable=False))
@@ -134,6 +167,17 @@ _MESSAGE_COLUMNS = (
     messages.c.content,
     messages.c.created_at,
 )
+
+_ATTACHMENT_COLUMNS = (
+    attachments_table.c.id,
+    attachments_table.c.filename,
+    attachments_table.c.content_type,
+    attachments_table.c.size,
+    attachments_table.c.sha256,
+    attachments_table.c.message_id,
+)
+
+_USER_COLUMNS = (users.c.id, users.c.username, users.c.created_at, users.c.display_name, users.c.bio)
 
 
 class SchemaTooNew(RuntimeError):
@@ -242,14 +286,15 @@ class SqlStore:
             await connection.execute(select(1))
 
     async def create_user(self, username: str) -> User:
+        created_at = _utc_now()
         try:
             async with self._transaction(write=True) as connection:
                 new_id = await connection.scalar(
-                    insert(users).values(username=username).returning(users.c.id)
+                    insert(users).values(username=username, created_at=created_at).returning(users.c.id)
                 )
         except IntegrityError:
             raise DomainError("Username is taken") from None
-        return User(user_id=str(new_id), username=username)
+        return User(user_id=str(new_id), username=username, created_at=created_at)
 
     async def user_id(self, username: str) -> str | None:
         async with self._transaction() as connection:
@@ -261,8 +306,26 @@ class SqlStore:
         if row_id is None:
             return None
         async with self._transaction() as connection:
-            username = await connection.scalar(select(users.c.username).where(users.c.id == row_id))
-        return None if username is None else User(user_id=user_id, username=username)
+            row = (await connection.execute(select(*_USER_COLUMNS).where(users.c.id == row_id))).first()
+        return None if row is None else _user(row)
+
+    async def update_profile(self, user_id: str, changes: Mapping[str, str | None]) -> User:
+        unknown = set(changes) - PROFILE_FIELDS
+        if unknown:
+            raise ValueError(f"Not profile fields: {sorted(unknown)}")
+        row_id = _row_id(user_id)
+        row = None
+        if row_id is not None:
+            async with self._transaction(write=True) as connection:
+                statement = update(users).where(users.c.id == row_id).returning(*_USER_COLUMNS)
+                if changes:
+                    statement = statement.values(dict(changes))
+                else:  # nothing to change: still one statement that says whether the user exists
+                    statement = statement.values(username=users.c.username)
+                row = (await connection.execute(statement)).first()
+        if row is None:
+            raise DomainError("User not found")
+        return _user(row)
 
     async def token_hash(self, user_id: str) -> str | None:
         row_id = _row_id(user_id)
@@ -278,7 +341,9 @@ class SqlStore:
         async with self._transaction(write=True) as connection:
             await connection.execute(update(users).where(users.c.id == row_id).values(token_hash=token_hash))
 
-    async def add_message(self, sender_id: str, recipient_id: str, content: str) -> Message:
+    async def add_message(
+        self, sender_id: str, recipient_id: str, content: str, attachments: Sequence[Attachment] = ()
+    ) -> Message:
         sender, recipient = _row_id(sender_id), _row_id(recipient_id)
         async with self._transaction(write=True) as connection:
             if self._postgres:
@@ -307,7 +372,45 @@ class SqlStore:
                 insert(user_messages),
                 [{"user_id": party, "message_id": message_id} for party in sorted({sender, recipient})],
             )
-        return Message(str(message_id), sender_id, recipient_id, content, created_at)
+            stored = tuple(replace(attachment, message_id=str(message_id)) for attachment in attachments)
+            if stored:
+                await connection.execute(
+                    insert(attachments_table),
+                    [_attachment_row(attachment, position) for position, attachment in enumerate(stored)],
+                )
+        return Message(str(message_id), sender_id, recipient_id, content, created_at, stored)
+
+    async def get_message(self, message_id: int) -> Message | None:
+        if not 0 < message_id <= _LARGEST_ID:
+            return None
+        async with self._transaction() as connection:
+            result = await connection.execute(select(*_MESSAGE_COLUMNS).where(messages.c.id == message_id))
+            found = await _with_attachments(connection, result)
+        return found[0] if found else None
+
+    async def delete_message(self, message_id: int) -> Message | None:
+        if not 0 < message_id <= _LARGEST_ID:
+            return None
+        async with self._transaction(write=True) as connection:
+            files = await _attachments_of(connection, [message_id])
+            row = (
+                await connection.execute(
+                    delete(messages).where(messages.c.id == message_id).returning(*_MESSAGE_COLUMNS)
+                )
+            ).first()
+            if row is None:
+                return None  # never stored, or deleted already (perhaps by a concurrent request)
+            await connection.execute(insert(deleted_messages).values(id=message_id))
+        return _message(row, files.get(message_id, ()))
+
+    async def get_attachment(self, attachment_id: str) -> Attachment | None:
+        async with self._transaction() as connection:
+            row = (
+                await connection.execute(
+                    select(*_ATTACHMENT_COLUMNS).where(attachments_table.c.id == attachment_id)
+                )
+            ).first()
+        return None if row is None else _attachment(row)
 
     async def messages_for(
         self,
@@ -339,8 +442,13 @@ class SqlStore:
             return await _read_page(connection, select(*_MESSAGE_COLUMNS), messages.c.id, after, None, limit)
 
     async def newest_message_id(self) -> int:
+        """The largest id issued, that of a deleted message included (as in the memory store)."""
         async with self._transaction() as connection:
-            return await connection.scalar(select(func.coalesce(func.max(messages.c.id), 0)))
+            newest = union_all(
+                select(func.max(messages.c.id).label("id")),
+                select(func.max(deleted_messages.c.id).label("id")),
+            ).subquery()
+            return await connection.scalar(select(func.coalesce(func.max(newest.c.id), 0)))
 
     async def _known_user(self, connection: AsyncConnection, user_id: str) -> int:
         row_id = _row_id(user_id)
@@ -352,7 +460,12 @@ class SqlStore:
     async def _check_cursor(connection: AsyncConnection, argument: str, cursor: int | None) -> None:
         if cursor is None or cursor == 0:
             return
-        found = cursor > 0 and await connection.scalar(select(messages.c.id).where(messages.c.id == cursor))
+        found = 0 < cursor <= _LARGEST_ID and await connection.scalar(
+            union_all(
+                select(messages.c.id).where(messages.c.id == cursor),
+                select(deleted_messages.c.id).where(deleted_messages.c.id == cursor),
+            ).limit(1)
+        )
         if not found:
             raise DomainError(f"{argument}: no message has id {cursor}")
 
@@ -453,12 +566,12 @@ async def _read_page(
     if before is not None:
         query = query.where(key < before)
     if limit is None:
-        return MessagePage(_messages(await connection.execute(query.order_by(key))))
+        return MessagePage(await _with_attachments(connection, await connection.execute(query.order_by(key))))
     if after is not None:
-        rows = _messages(await connection.execute(query.order_by(key).limit(limit + 1)))
-        return MessagePage(rows[:limit], has_more=len(rows) > limit)
-    rows = _messages(await connection.execute(query.order_by(key.desc()).limit(limit + 1)))
-    return MessagePage(rows[:limit][::-1], has_more=len(rows) > limit)
+        rows = (await connection.execute(query.order_by(key).limit(limit + 1))).all()
+        return MessagePage(await _with_attachments(connection, rows[:limit]), has_more=len(rows) > limit)
+    rows = (await connection.execute(query.order_by(key.desc()).limit(limit + 1))).all()
+    return MessagePage(await _with_attachments(connection, rows[:limit][::-1]), has_more=len(rows) > limit)
 
 
 async def _release(connection: AsyncConnection) -> None:
@@ -470,11 +583,52 @@ async def _release(connection: AsyncConnection) -> None:
             raise
 
 
-def _messages(rows: Any) -> list[Message]:
-    return [
-        Message(str(row.id), str(row.sender_id), str(row.recipient_id), row.content, row.created_at)
-        for row in rows
-    ]
+async def _with_attachments(connection: AsyncConnection, rows: Any) -> list[Message]:
+    """Messages from their rows, each with its attachments: one more query for them all."""
+    rows = list(rows)
+    files = await _attachments_of(connection, [row.id for row in rows])
+    return [_message(row, files.get(row.id, ())) for row in rows]
+
+
+async def _attachments_of(
+    connection: AsyncConnection, message_ids: list[int]
+) -> dict[int, tuple[Attachment, ...]]:
+    """The attachments of these messages, in order, by message id (one query per 1,000 messages)."""
+    found: dict[int, list[Attachment]] = {}
+    for start in range(0, len(message_ids), _IN_CHUNK):
+        chunk = message_ids[start : start + _IN_CHUNK]
+        result = await connection.execute(
+            select(*_ATTACHMENT_COLUMNS)
+            .where(attachments_table.c.message_id.in_(chunk))
+            .order_by(attachments_table.c.message_id, attachments_table.c.position)
+        )
+        for row in result:
+            found.setdefault(row.message_id, []).append(_attachment(row))
+    return {message_id: tuple(files) for message_id, files in found.items()}
+
+
+def _message(row: Any, files: tuple[Attachment, ...]) -> Message:
+    return Message(str(row.id), str(row.sender_id), str(row.recipient_id), row.content, row.created_at, files)
+
+
+def _attachment(row: Any) -> Attachment:
+    return Attachment(row.id, row.filename, row.content_type, row.size, row.sha256, str(row.message_id))
+
+
+def _attachment_row(attachment: Attachment, position: int) -> dict[str, Any]:
+    return {
+        "id": attachment.id,
+        "message_id": int(attachment.message_id or 0),
+        "position": position,
+        "filename": attachment.filename,
+        "content_type": attachment.content_type,
+        "size": attachment.size,
+        "sha256": attachment.sha256,
+    }
+
+
+def _user(row: Any) -> User:
+    return User(str(row.id), row.username, row.created_at, row.display_name, row.bio)
 
 
 def _describe(error: BaseException) -> str:

@@ -5,16 +5,15 @@ What a database-backed store must do the same way: these tests are its specifica
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from errors import DomainError
 from store import Attachment
+from tests.conftest import run_closing
 
 
-def run(coroutine):
-    return asyncio.run(coroutine)
+def run(store, coroutine):
+    return run_closing(coroutine, store)
 
 
 def attachment(n: int) -> Attachment:
@@ -42,7 +41,7 @@ def test_a_message_keeps_its_attachments_in_order_with_its_id(store):
         plain = await store.add_message(ann, bob, "no files")
         assert plain.attachments == ()
 
-    run(scenario())
+    run(store, scenario())
 
 
 def test_a_deleted_message_is_gone_from_every_read(store):
@@ -66,7 +65,7 @@ def test_a_deleted_message_is_gone_from_every_read(store):
         newer = await store.add_message(bob, ann, "after")
         assert int(newer.id) > int(to_self.id), "ids of deleted messages are never reused"
 
-    run(scenario())
+    run(store, scenario())
 
 
 def test_ids_of_deleted_messages_stay_valid_cursors(store):
@@ -86,7 +85,7 @@ def test_ids_of_deleted_messages_stay_valid_cursors(store):
         with pytest.raises(DomainError, match="after: no message has id 7"):
             await store.messages_for(bob, after=7, limit=10)
 
-    run(scenario())
+    run(store, scenario())
 
 
 def test_a_profile_is_set_partly_and_cleared(store):
@@ -105,4 +104,4 @@ def test_a_profile_is_set_partly_and_cleared(store):
         with pytest.raises(DomainError, match="User not found"):
             await store.update_profile("99", {"bio": "x"})
 
-    run(scenario())
+    run(store, scenario())
