@@ -80,7 +80,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             "REDIS_URL without DATABASE_URL: each process has its own in-memory store, "
             "so run one process only, or set DATABASE_URL"
         )
-    hub = Hub(settings.subscription_queue_size, fanout.broadcast if fanout else None)
+    hub = Hub(
+        settings.subscription_queue_size,
+        fanout.broadcast if fanout else None,
+        fanout.broadcast_deletion if fanout else None,
+    )
     connections = Connections(settings.max_connections_per_client)
     attachment_files = AttachmentFiles(settings.attachments_dir)
     documents = DocumentCache(settings.document_cache_size, query_parser(settings))
@@ -139,7 +143,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await store.open()
         if fanout is not None:
-            await fanout.start(hub.publish)
+            await fanout.start(hub.publish, hub.publish_deletion)
         connections.close_all_on_shutdown_signals()
         yield
         await connections.wait_closed()

@@ -12,6 +12,12 @@ missing messages from the store, which has them all (a message is published
 after its commit, and the store commits in id order). While Redis is down,
 messages are still stored and acknowledged; subscribers receive those created
 through their own process at once, and the others' once Redis is back.
+
+Deletions go on the same channel, marked by `kind`, and each process hands
+them to its hub's `publish_deletion`. They are not replayed: one published
+while Redis is down, or while a process is resubscribing, reaches only the
+subscribers that were listening then (histories no longer list the message
+either way).
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from errors import ServiceUnavailable
-from store import Message, Store, message_position
+from store import Attachment, Message, Store, message_position
 
 logger = logging.getLogger("chat.fanout")
 
@@ -50,27 +56,47 @@ POLL_INTERVAL = 1.0
 _REDIS_DOWN = (RedisError, OSError, TimeoutError)
 
 
-def encode(message: Message) -> str:
+# What an event on the channel says of its message (absent: "message").
+NEW = "message"
+DELETED = "deleted"
+
+
+def encode(message: Message, kind: str = NEW) -> str:
     return json.dumps(
         {
+            "kind": kind,
             "id": message.id,
             "senderId": message.sender_id,
             "recipientId": message.recipient_id,
             "content": message.content,
             "createdAt": message.created_at.isoformat(),
+            "attachments": [
+                [a.id, a.filename, a.content_type, a.size, a.sha256] for a in message.attachments
+            ],
         }
     )
 
 
-def decode(data: bytes | str) -> Message:
+def decode(data: bytes | str) -> tuple[str, Message]:
+    """The event's kind (NEW or DELETED) and its message."""
     fields = json.loads(data)
-    return Message(
-        str(fields["id"]),
+    kind = fields.get("kind", NEW)
+    if kind not in (NEW, DELETED):
+        raise ValueError(f"unknown kind {kind!r}")
+    message_id = str(fields["id"])
+    attachments = tuple(
+        Attachment(str(id_), str(filename), str(content_type), int(size), str(sha256), message_id)
+        for id_, filename, content_type, size, sha256 in fields.get("attachments", ())
+    )
+    message = Message(
+        message_id,
         str(fields["senderId"]),
         str(fields["recipientId"]),
         str(fields["content"]),
         datetime.fromisoformat(fields["createdAt"]),
+        attachments,
     )
+    return kind, message
 
 
 class RedisFanout:
@@ -86,6 +112,7 @@ class RedisFanout:
         self._store = store
         self._page_size = page_size
         self._deliver: Callable[[Message], Awaitable[None]] | None = None
+        self._deliver_deletion: Callable[[Message], Awaitable[None]] | None = None
         self._delivered_up_to: int | None = None  # the last id handed to the hub
         self._delivering = asyncio.Lock()  # one sequence of deliveries at a time
         self._listener: asyncio.Task | None = None
@@ -101,9 +128,17 @@ class RedisFanout:
         """Whether this process is receiving the channel's messages now."""
         return self._subscribed.is_set()
 
-    async def start(self, deliver: Callable[[Message], Awaitable[None]]) -> None:
-        """Subscribe, handing each message to `deliver`; wait a little for the first subscription."""
+    async def start(
+        self,
+        deliver: Callable[[Message], Awaitable[None]],
+        deliver_deletion: Callable[[Message], Awaitable[None]],
+    ) -> None:
+        """Subscribe, handing each message to `deliver` and each deleted one to `deliver_deletion`.
+
+        Waits a little for the first subscription.
+        """
         self._deliver = deliver
+        self._deliver_deletion = deliver_deletion
         with suppress(ServiceUnavailable):  # else the first subscription or message sets it
             self._delivered_up_to = await self._store.newest_message_id()
         self._listener = asyncio.create_task(self._listen_forever(), name="redis-fanout")
@@ -123,23 +158,34 @@ class RedisFanout:
 
     async def broadcast(self, message: Message) -> None:
         """Publish a stored message to every process; never fails (the store has it)."""
-        if self.subscribed:
-            try:
-                async with asyncio.timeout(PUBLISH_TIMEOUT):
-                    await self._publisher.publish(self.channel, encode(message))
-            except _REDIS_DOWN as error:
-                if not self._publish_failing:
-                    self._publish_failing = True
-                    logger.warning("Could not publish to Redis (%s: %s)", type(error).__name__, error)
-                # Until subscribed again, publish nothing: a hung Redis must not hold up every sender.
-                self._subscribed.clear()
-                self._resubscribe.set()
-            else:
-                self._publish_failing = False
-                return
-        # Other processes find the gap when a later message arrives, or when they
-        # subscribe again; this one reads it from the store now.
-        self._read_missed_messages()
+        if not await self._publish(encode(message)):
+            # Other processes find the gap when a later message arrives, or when they
+            # subscribe again; this one reads it from the store now.
+            self._read_missed_messages()
+
+    async def broadcast_deletion(self, message: Message) -> None:
+        """Publish a deleted message to every process; without Redis, to this one's subscribers only."""
+        if not await self._publish(encode(message, DELETED)):
+            assert self._deliver_deletion is not None
+            await self._deliver_deletion(message)
+
+    async def _publish(self, event: str) -> bool:
+        """Publish an event to the channel; False if not subscribed or Redis failed."""
+        if not self.subscribed:
+            return False
+        try:
+            async with asyncio.timeout(PUBLISH_TIMEOUT):
+                await self._publisher.publish(self.channel, event)
+        except _REDIS_DOWN as error:
+            if not self._publish_failing:
+                self._publish_failing = True
+                logger.warning("Could not publish to Redis (%s: %s)", type(error).__name__, error)
+            # Until subscribed again, publish nothing: a hung Redis must not hold up every sender.
+            self._subscribed.clear()
+            self._resubscribe.set()
+            return False
+        self._publish_failing = False
+        return True
 
     async def ping(self) -> None:
         """Return when Redis answers and this process is subscribed; ServiceUnavailable otherwise."""
@@ -208,10 +254,16 @@ class RedisFanout:
 
     async def _receive(self, data: bytes) -> None:
         try:
-            message = decode(data)
+            kind, message = decode(data)
             position = message_position(message)
         except (ValueError, KeyError, TypeError):
             logger.warning("Ignoring a malformed message on Redis channel %s: %.200r", self.channel, data)
+            return
+        if kind == DELETED:
+            # Published after the message itself (its id came from an acknowledgement
+            # or a subscription), so never ahead of it on the channel.
+            assert self._deliver_deletion is not None
+            await self._deliver_deletion(message)
             return
         if self._delivered_up_to is not None:
             if position <= self._delivered_up_to:

@@ -202,11 +202,15 @@ class Hub:
     A new message reaches the local registries through `broadcast`: by
     default `publish`, so messages stay in this process; with Redis
     (`redis_fanout.RedisFanout.broadcast`) it goes to every process's hub,
-    this one's included, which each `publish` it.
+    this one's included, which each `publish` it. A deleted message goes the
+    same way, through `broadcast_deletion` to each hub's `publish_deletion`.
     """
 
     def __init__(
-        self, queue_size: int, broadcast: Callable[[Message], Awaitable[None]] | None = None
+        self,
+        queue_size: int,
+        broadcast: Callable[[Message], Awaitable[None]] | None = None,
+        broadcast_deletion: Callable[[Message], Awaitable[None]] | None = None,
     ) -> None:
         self.queue_size = queue_size
         self._subscriptions: dict[str, set[Subscription]] = {}
@@ -214,6 +218,7 @@ class Hub:
         self._deletion_subscriptions: dict[str, set[Subscription]] = {}
         self._in_store_order = asyncio.Lock()
         self._broadcast = broadcast or self.publish
+        self._broadcast_deletion = broadcast_deletion or self.publish_deletion
 
     def subscribe(
         self, recipient_id: str, include_sent: bool = False, connection: set[Subscription] | None = None
@@ -270,7 +275,7 @@ class Hub:
         async with self._in_store_order:
             message = await delete()
             if message is not None:
-                await self.publish_deletion(message)
+                await self._broadcast_deletion(message)
         return message
 
     async def publish_deletion(self, message: Message) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.chat_api import ChatAPI, WSSubscriber, sha256
 from tests.conftest import ProcessServer
 from tests.deployment import create_user, deployment_env, health, history, post, send
 from tests.operations import CREATE_USER, SUBSCRIBE_AFTER, USER_ID
@@ -24,6 +25,7 @@ from tests.test_resume import RawClient
 @pytest.fixture
 def two_processes(postgres_database, redis_server, redis_channel, tmp_path: Path) -> Iterator[list]:
     env = deployment_env(postgres_database, redis_server.url, redis_channel)
+    env["ATTACHMENTS_DIR"] = str(tmp_path / "attachments")  # shared, as hosts would share a volume
     servers = [ProcessServer(tmp_path / f"{name}.log", env) for name in ("a", "b")]
     yield servers
     for server in servers:
@@ -153,3 +155,52 @@ async def kill_one(a: ProcessServer, b: ProcessServer) -> None:
 
 def test_killing_one_process_leaves_the_other_serving_and_loses_nothing_acknowledged(two_processes):
     asyncio.run(kill_one(*two_processes))
+
+
+LIVE_WITH_FILES = "subscription ($u: String) { messages(userId: $u) { id attachments { sha256 url } } }"
+DELETED = "subscription ($u: String!) { messageDeleted(userId: $u) }"
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 100
+
+
+async def files_and_deletions(a: ProcessServer, b: ProcessServer) -> None:
+    via_a, via_b = ChatAPI(a.url), ChatAPI(b.url)
+    try:
+        ann, bob = via_a.sign_up("ann"), via_b.sign_up("bob")
+        async with (
+            WSSubscriber(a.ws_url, "graphql-transport-ws") as on_a,
+            WSSubscriber(b.ws_url, "graphql-ws") as on_b,
+        ):
+            await on_a.subscribe("deleted", DELETED, {"u": ann.user_id})
+            await on_a.round_trip()
+            await on_b.subscribe("live", LIVE_WITH_FILES, {"u": bob.user_id})
+            await on_b.subscribe("deleted", DELETED, {"u": bob.user_id})
+            await on_b.round_trip()
+
+            sent = await asyncio.to_thread(via_a.send_files, ann, bob, [("a.png", PNG, "image/png")])
+            assert sent["success"], sent
+            message_id = sent["message"]["id"]
+            live = (await on_b.next_payload("live"))["payload"]["data"]["messages"]
+            (attachment,) = live["attachments"]
+            assert attachment["sha256"] == sha256(PNG), "the files travel with the message through Redis"
+            assert attachment["url"].startswith(b.url)
+            fetched = await asyncio.to_thread(via_b.http.get, attachment["url"])
+            assert fetched.status_code == 200 and sha256(fetched.content) == sha256(PNG)
+
+            other = await asyncio.to_thread(via_b.send_files, bob, ann, [("b.png", PNG, "image/png")])
+            for deleted_id, deleter, via in ((message_id, ann, via_a), (other["message"]["id"], bob, via_b)):
+                answer = await asyncio.to_thread(via.delete, deleted_id, deleter, deleter.user_id)
+                assert answer["success"], answer
+                for client in (on_a, on_b):
+                    frame = await client.next_payload("deleted")
+                    assert frame["payload"] == {"data": {"messageDeleted": deleted_id}}, (
+                        "each deletion reaches both processes' subscribers, once"
+                    )
+            gone = await asyncio.to_thread(via_b.http.get, attachment["url"])
+            assert gone.status_code == 404
+    finally:
+        via_a.close()
+        via_b.close()
+
+
+def test_files_and_deletions_reach_subscribers_on_the_other_process(two_processes):
+    asyncio.run(files_and_deletions(*two_processes))
