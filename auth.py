@@ -22,9 +22,7 @@ from store import Store, User
 
 logger = logging.getLogger("chat.auth")
 
-OPEN = "open"
 REQUIRED = "required"
-AUTH_MODES = (OPEN, REQUIRED)
 
 # Where a WebSocket connection keeps the user its connection_init proved to be.
 CONNECTION_VIEWER = "chat.viewer"
