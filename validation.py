@@ -20,16 +20,20 @@ def clean_username(username: str | None, max_length: int) -> tuple[str, list[str
     name = unicodedata.normalize("NFC", (username or "").strip())
     if not name:
         return name, ["Username is empty"]
+    return name, _one_line_errors(name, "Username", max_length)
+
+
+def _one_line_errors(text: str, label: str, max_length: int, shown_as: str | None = None) -> list[str]:
+    """The rules a name-like text breaks: its length, and no control or invisible character.
+
+    `shown_as` names the text in the second error (default: `label`).
+    """
     errors = []
-    if len(name) > max_length:
-        errors.append(f"Username exceeds {max_length} characters")
-    if _has_invisible(name):
-        errors.append("Username contains control or invisible characters")
-    return name, errors
-
-
-def _has_invisible(text: str) -> bool:
-    return any(unicodedata.category(char) in _INVISIBLE_CATEGORIES for char in text)
+    if len(text) > max_length:
+        errors.append(f"{label} exceeds {max_length} characters")
+    if any(unicodedata.category(char) in _INVISIBLE_CATEGORIES for char in text):
+        errors.append(f"{shown_as or label} contains control or invisible characters")
+    return errors
 
 
 def clean_profile_text(label: str, value: str | None, max_length: int) -> tuple[str | None, list[str]]:
@@ -40,12 +44,7 @@ def clean_profile_text(label: str, value: str | None, max_length: int) -> tuple[
     text = unicodedata.normalize("NFC", (value or "").strip())
     if not text:
         return None, []
-    errors = []
-    if len(text) > max_length:
-        errors.append(f"{label} exceeds {max_length} characters")
-    if _has_invisible(text):
-        errors.append(f"{label} contains control or invisible characters")
-    return text, errors
+    return text, _one_line_errors(text, label, max_length)
 
 
 MAX_FILENAME_LENGTH = 255
@@ -59,12 +58,8 @@ def clean_filename(filename: str | None) -> tuple[str, list[str]]:
     name = unicodedata.normalize("NFC", (filename or "").replace("\\", "/").rsplit("/", 1)[-1].strip())
     if not name:
         return name, ["Attachment has no file name"]
-    errors = []
-    if len(name) > MAX_FILENAME_LENGTH:
-        errors.append(f"Attachment name exceeds {MAX_FILENAME_LENGTH} characters")
-    if _has_invisible(name):
-        errors.append(f"Attachment name {name!r} contains control or invisible characters")
-    return name, errors
+    # The invisible-character error names the file, for a message with several.
+    return name, _one_line_errors(name, "Attachment name", MAX_FILENAME_LENGTH, f"Attachment name {name!r}")
 
 
 def content_errors(content: str | None, max_length: int) -> list[str]:
