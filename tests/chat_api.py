@@ -78,6 +78,17 @@ class ChatAPI:
         assert response.status_code in (200, 400), response.text
         return response.json()
 
+    def send(self, sender: Person, recipient: Person, content: str) -> str:
+        """createMessage as the sender; the new message's id."""
+        result = self.call(
+            "mutation ($f: String, $t: String, $c: String) "
+            "{ createMessage(senderId: $f, recipientId: $t, content: $c) { success message { id } } }",
+            {"f": sender.user_id, "t": recipient.user_id, "c": content},
+            as_=sender,
+        )["data"]["createMessage"]
+        assert result["success"], result
+        return result["message"]["id"]
+
     def upload(
         self,
         query: str,

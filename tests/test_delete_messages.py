@@ -9,7 +9,7 @@ import pytest
 
 from store import Message
 from subscriptions import Hub
-from tests.chat_api import HISTORY, SUBPROTOCOLS, ChatAPI, Person, WSSubscriber
+from tests.chat_api import HISTORY, SUBPROTOCOLS, ChatAPI, WSSubscriber
 from tests.conftest import ThreadedServer
 
 MODES = ["open", "required"]
@@ -34,17 +34,6 @@ def chat(live_with, tmp_path, request) -> tuple[ThreadedServer, ChatAPI]:
     api.close()
 
 
-def send(api: ChatAPI, sender: Person, recipient: Person, content: str) -> str:
-    result = api.call(
-        "mutation ($f: String, $t: String, $c: String) "
-        "{ createMessage(senderId: $f, recipientId: $t, content: $c) { success message { id } } }",
-        {"f": sender.user_id, "t": recipient.user_id, "c": content},
-        as_=sender,
-    )["data"]["createMessage"]
-    assert result["success"], result
-    return result["message"]["id"]
-
-
 def files_on_disk(server: ThreadedServer) -> list[str]:
     directory = server.app.state.attachments.directory
     return sorted(path.name for path in directory.iterdir()) if directory.exists() else []
@@ -54,7 +43,7 @@ def files_on_disk(server: ThreadedServer) -> list[str]:
 def test_the_sender_deletes_a_message_for_both_users_with_its_files(chat):
     server, api = chat
     ann, bob = api.sign_up("ann"), api.sign_up("bob")
-    kept = send(api, ann, bob, "kept")
+    kept = api.send(ann, bob, "kept")
     sent = api.send_files(ann, bob, [("a.png", PNG, "image/png"), ("b.txt", b"hi", "text/plain")])
     urls = [attachment["url"] for attachment in sent["message"]["attachments"]]
     assert len(files_on_disk(server)) == 2
@@ -70,7 +59,7 @@ def test_the_sender_deletes_a_message_for_both_users_with_its_files(chat):
 def test_in_open_mode_a_token_can_stand_for_sender_id(chat):
     _, api = chat
     ann, bob = api.sign_up("ann"), api.sign_up("bob")
-    first, second = send(api, ann, bob, "one"), send(api, ann, bob, "two")
+    first, second = api.send(ann, bob, "one"), api.send(ann, bob, "two")
     assert api.delete(first, sender=ann.user_id)["success"] is True, "senderId, no token: the tutorial's way"
     assert api.delete(second, as_=ann)["success"] is True, "a token, no senderId"
     assert api.history(bob) == []
@@ -80,7 +69,7 @@ def test_in_open_mode_a_token_can_stand_for_sender_id(chat):
 def test_deleting_someone_elses_an_unknown_or_a_deleted_message_is_refused(chat):
     _, api = chat
     ann, bob = api.sign_up("ann"), api.sign_up("bob")
-    message = send(api, ann, bob, "hello")
+    message = api.send(ann, bob, "hello")
     refusal = "Only its sender may delete a message"
     assert api.delete(message, as_=bob, sender=bob.user_id)["errors"] == [refusal]
     assert api.delete(message, as_=bob)["errors"] == [refusal], "the token's user is the sender asked for"
@@ -100,7 +89,7 @@ def test_deleting_someone_elses_an_unknown_or_a_deleted_message_is_refused(chat)
 def test_open_mode_needs_a_sender_id_or_a_token(chat):
     _, api = chat
     ann = api.sign_up("ann")
-    message = send(api, ann, ann, "note to self")
+    message = api.send(ann, ann, "note to self")
     assert api.delete(message)["errors"] == [
         "senderId is required (or a token: Authorization: Bearer <token>)"
     ]
@@ -110,7 +99,7 @@ def test_open_mode_needs_a_sender_id_or_a_token(chat):
 def test_required_mode_deletes_only_as_the_caller(chat):
     _, api = chat
     ann, bob = api.sign_up("ann"), api.sign_up("bob")
-    message = send(api, ann, bob, "hello")
+    message = api.send(ann, bob, "hello")
     assert api.delete(message, as_=bob, sender=ann.user_id)["errors"] == ["Forbidden"]
     anonymous = api.call(
         "mutation ($id: ID!) { deleteMessage(messageId: $id) { success } }", {"id": message}
@@ -124,8 +113,8 @@ def test_required_mode_deletes_only_as_the_caller(chat):
 def test_live_clients_of_both_parties_learn_of_a_deletion(chat, subprotocol):
     server, api = chat
     ann, bob, cy = api.sign_up("ann"), api.sign_up("bob"), api.sign_up("cy")
-    message = send(api, ann, bob, "soon gone")
-    other = send(api, cy, cy, "cy's own")
+    message = api.send(ann, bob, "soon gone")
+    other = api.send(cy, cy, "cy's own")
 
     async def scenario():
         async with (
@@ -192,7 +181,7 @@ def test_pages_and_resumed_subscriptions_go_on_from_a_deleted_message(chat):
     """A client may hold the id of a message deleted since it saw it: as a cursor it still works."""
     server, api = chat
     ann, bob = api.sign_up("ann"), api.sign_up("bob")
-    ids = [send(api, ann, bob, f"m{n}") for n in range(6)]
+    ids = [api.send(ann, bob, f"m{n}") for n in range(6)]
     for gone in (ids[2], ids[3]):
         assert api.delete(gone, sender=ann.user_id)["success"] is True
 
@@ -243,7 +232,7 @@ def test_history_query_shape_is_unchanged_by_deletions(chat):
     """The tutorial's query still answers the remaining messages, oldest first."""
     _, api = chat
     ann, bob = api.sign_up("ann"), api.sign_up("bob")
-    first, second = send(api, ann, bob, "first"), send(api, bob, ann, "second")
+    first, second = api.send(ann, bob, "first"), api.send(bob, ann, "second")
     assert api.delete(first, sender=ann.user_id)["success"] is True
     result = api.call(HISTORY, {"userId": ann.user_id})["data"]["messages"]
     assert [(m["id"], m["content"], m["attachments"]) for m in result["messages"]] == [(second, "second", [])]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.chat_api import SUBPROTOCOLS, ChatAPI, Person, WSSubscriber
+from tests.chat_api import SUBPROTOCOLS, ChatAPI, WSSubscriber
 from tests.conftest import STORES, ThreadedServer
 
 SQL_KINDS = ["sqlite", "postgresql"]
@@ -59,16 +59,6 @@ class SqlChat:
         self.server = self._start()
         self.api = ChatAPI(self.server.url)
 
-    def send(self, sender: Person, recipient: Person, content: str) -> str:
-        result = self.api.call(
-            "mutation ($f: String, $t: String, $c: String) "
-            "{ createMessage(senderId: $f, recipientId: $t, content: $c) { success message { id } } }",
-            {"f": sender.user_id, "t": recipient.user_id, "c": content},
-            as_=sender,
-        )["data"]["createMessage"]
-        assert result["success"], result
-        return result["message"]["id"]
-
 
 @pytest.fixture(params=SQL_KINDS)
 def sql_chat(request, live_with, tmp_path) -> SqlChat:
@@ -81,7 +71,7 @@ def sql_chat(request, live_with, tmp_path) -> SqlChat:
 def test_files_are_sent_fetched_after_a_restart_and_deleted_with_their_message(sql_chat, subprotocol):
     chat = sql_chat
     ann, bob = chat.api.sign_up("ann"), chat.api.sign_up("bob")
-    before = chat.send(ann, bob, "before")
+    before = chat.api.send(ann, bob, "before")
 
     async def send_and_watch() -> tuple[dict, dict]:
         async with WSSubscriber(chat.server.ws_url, subprotocol, bob.token) as bob_ws:
@@ -96,7 +86,7 @@ def test_files_are_sent_fetched_after_a_restart_and_deleted_with_their_message(s
     assert [(a["filename"], a["sha256"]) for a in live["attachments"]] == [
         (name, sha256(data)) for name, data, _ in FILES
     ], "the subscriber gets the files, in order"
-    chat.send(bob, ann, "after")
+    chat.api.send(bob, ann, "after")
 
     chat.restart()
     (stored,) = [m for m in chat.api.history(bob) if m["id"] == message_id]
