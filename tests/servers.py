@@ -59,8 +59,36 @@ def _wait(ready: Any, what: str, process: subprocess.Popen, log: Path, timeout: 
         time.sleep(0.05)
 
 
-class PostgresServer:
+class _ServerProcess:
+    """A server process under a temporary root directory; `remove()` stops it and deletes the root."""
+
+    root: Path
+    process: subprocess.Popen | None
+    # How the server is asked to stop, and how long it has before it is killed.
+    stop_signal = signal.SIGTERM
+    stop_timeout = 10
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(self.stop_signal)
+            try:
+                self.process.wait(timeout=self.stop_timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+class PostgresServer(_ServerProcess):
     """A PostgreSQL cluster of its own: `initdb` into a temporary directory, `postgres` on a free port."""
+
+    # SIGINT is PostgreSQL's fast shutdown: clients are disconnected, the data is kept.
+    stop_signal = signal.SIGINT
+    stop_timeout = 30
 
     def __init__(self) -> None:
         bin_dir = postgres_bin()
@@ -98,21 +126,6 @@ class PostgresServer:
         check = [self.bin_dir / "pg_isready", "-q", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres"]
         return subprocess.run(check, check=False).returncode == 0
 
-    def stop(self) -> None:
-        """Fast shutdown: clients are disconnected, the data is kept."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
-
-    def remove(self) -> None:
-        self.stop()
-        shutil.rmtree(self.root, ignore_errors=True)
-
     def url(self, database: str, driver: str = "postgresql+asyncpg") -> str:
         return f"{driver}://postgres@127.0.0.1:{self.port}/{database}"
 
@@ -135,7 +148,7 @@ class PostgresServer:
         asyncio.run(run())
 
 
-class RedisServer:
+class RedisServer(_ServerProcess):
     """`redis-server` on a free port, without persistence (pub/sub needs none)."""
 
     def __init__(self) -> None:
@@ -166,16 +179,3 @@ class RedisServer:
         except OSError:
             return False
 
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
-
-    def remove(self) -> None:
-        self.stop()
-        shutil.rmtree(self.root, ignore_errors=True)
