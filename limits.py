@@ -152,7 +152,8 @@ class BodySizeLimit:
     A JSON (or any other) body may hold `max_body_size` bytes; a
     `multipart/form-data` body, which carries uploads, `max_multipart_size`.
     A declared Content-Length over the limit is refused before any byte is
-    read; a chunked body is counted as it arrives and refused with an
+    read (and a body within it needs no counting: the server frames the body by
+    it); a chunked body is counted as it arrives and refused with an
     HTTPException: Starlette's exception middleware answers it on Starlette's
     path, and this wrapper on the fast path, which has none.
     """
@@ -174,8 +175,12 @@ class BodySizeLimit:
             elif name == b"content-type" and value.lower().startswith(b"multipart/form-data"):
                 limit = self.max_multipart_size
         detail = f"Request body exceeds {limit} bytes"
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            await PlainTextResponse(detail, status_code=413)(scope, receive, send)
+        if declared is not None and declared.isdigit():
+            if int(declared) > limit:
+                await PlainTextResponse(detail, status_code=413)(scope, receive, send)
+                return
+            # The server frames the body by its Content-Length: it cannot grow past it.
+            await self.app(scope, receive, send)
             return
 
         received = 0
