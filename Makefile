@@ -52,7 +52,7 @@ bench/node_modules/.package-lock.json: bench/package.json bench/package-lock.jso
 
 bench: $(VENV)/.bench bench/node_modules/.package-lock.json
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
-	$(BIN)/python bench/run.py $(if $(QUICK),--quick)
+	$(BIN)/python bench/run.py $(if $(QUICK),--quick) $(if $(ONLY),--only $(ONLY))
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache node_modules bench/node_modules

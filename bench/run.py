@@ -2,6 +2,7 @@
 
     make bench            # the whole run (about 5 minutes)
     make bench QUICK=1    # shorter windows, same workloads (about 2 minutes)
+    make bench ONLY=http  # some steps only (comma-separated), raw results printed, nothing written
 
 Every server runs pinned to core 0; the load (wrk, the Node receiver and this
 script) runs on core 1. Each figure is a ratio against a reference measured in
@@ -22,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -694,12 +695,31 @@ def machine() -> dict[str, Any]:
     return {"cpu": model, "cores": os.cpu_count(), "python": platform.python_version(), "summary": summary}
 
 
+STEPS: dict[str, Callable[[Plan, Path], dict[str, Any]]] = {
+    "http": http_throughput,
+    "delivery": lambda plan, _tmp: delivery(plan),
+    "one_user": lambda plan, _tmp: one_user(plan),
+    "fanout": fanout_independence,
+    "history": history,
+    "memory": lambda _plan, _tmp: memory(),
+    "scale": lambda plan, _tmp: scale(plan),
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="shorter measuring windows")
+    parser.add_argument(
+        "--only",
+        metavar="STEP[,STEP]",
+        help=f"run only these steps ({', '.join(STEPS)}) and print their raw results; writes nothing",
+    )
     args = parser.parse_args()
+    only = args.only.split(",") if args.only else list(STEPS)
+    if unknown := set(only) - set(STEPS):
+        parser.error(f"unknown step(s): {', '.join(sorted(unknown))}")
     for tool in ("wrk", "node", "taskset"):
         if shutil.which(tool) is None:
             sys.exit(f"bench: `{tool}` is missing (make bench installs it)")
@@ -709,19 +729,13 @@ def main() -> None:
     started = time.monotonic()
     results: dict[str, Any] = {"machine": machine(), "quick": args.quick, "load_before": os.getloadavg()}
     with tempfile.TemporaryDirectory() as tmp:
-        steps = [
-            ("http", lambda: http_throughput(plan, Path(tmp))),
-            ("delivery", lambda: delivery(plan)),
-            ("one_user", lambda: one_user(plan)),
-            ("fanout", lambda: fanout_independence(plan, Path(tmp))),
-            ("history", lambda: history(plan, Path(tmp))),
-            ("memory", memory),
-            ("scale", lambda: scale(plan)),
-        ]
-        for name, step in steps:
+        for name in only:
             clock = time.monotonic()
-            results[name] = step()
+            results[name] = STEPS[name](plan, Path(tmp))
             print(f"bench: {name} done in {time.monotonic() - clock:.0f} s", file=sys.stderr, flush=True)
+    if args.only:
+        print(json.dumps({name: results[name] for name in only}, indent=2, default=str))
+        return
     results["seconds"] = time.monotonic() - started
     results["load_after"] = os.getloadavg()
     rows = figures(results)
