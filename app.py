@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,7 +16,6 @@ from typing import Any
 
 from ariadne import load_schema_from_path, make_executable_schema
 from ariadne.asgi import GraphQL
-from graphql import Executor
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
@@ -24,7 +24,7 @@ from auth import CONNECTION_VIEWER, VIEWER_UNKNOWN, bearer_token, connection_aut
 from connections import Connections
 from documents import DocumentCache
 from errors import GraphQLErrorLogger, ServiceUnavailable, format_error
-from execution import use_subscription_executor
+from execution import RequestExecutor, use_subscription_executor
 from explorer import ExplorerAssets, Playground, explorer_routes
 from health import healthz_route
 from http_handler import FastHTTPHandler, FastPathApp
@@ -135,7 +135,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         logger=GraphQLErrorLogger(logging.getLogger("chat.graphql"), {}),
         error_formatter=format_error,
         # The schema has no @defer/@stream: the plain executor skips incremental bookkeeping.
-        execution_context_class=Executor,
+        execution_context_class=RequestExecutor,
         http_handler=FastHTTPHandler(),
         websocket_handler=websocket_handler,
     )
@@ -145,6 +145,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         if fanout is not None:
             await fanout.start(hub.publish, hub.publish_deletion)
         connections.close_all_on_shutdown_signals()
+        if settings.freeze_startup_objects:
+            gc.collect()
+            gc.freeze()
         yield
         await connections.wait_closed()
         if fanout is not None:

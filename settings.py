@@ -68,6 +68,10 @@ class Settings:
     redis_url: str = ""
     # The Redis pub/sub channel; deployments sharing one Redis server need different ones.
     redis_channel: str = "chat:messages"
+    # Once started, leave the objects alive then (modules, schema, loaded data) out of the
+    # garbage collector's passes (`gc.freeze()`): its full passes, which stall every
+    # connection, then scan only what came later. Process-wide: off where servers share one.
+    freeze_startup_objects: bool = True
 
     def __post_init__(self) -> None:
         if self.auth_mode not in ("open", "required"):

@@ -43,7 +43,8 @@ ISO_UTC_MILLIS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 
 
 def make_settings(**overrides: Any) -> Settings:
-    return Settings(**overrides)
+    """Settings for a server in the test process, which many servers share (so nothing process-wide)."""
+    return Settings(**{"freeze_startup_objects": False, **overrides})
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ Run by tests/test_soak.py in a subprocess, so the server's memory is its own.
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
 
 import uvicorn
@@ -30,6 +31,7 @@ async def stats(_: Request) -> JSONResponse:
             "connections": app.state.connections.count(),
             "tasks": len(asyncio.all_tasks()),
             "rss": rss_bytes(),
+            "frozen_objects": gc.get_freeze_count(),
         }
     )
 

@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 
 from app import create_app
 from settings import Settings
-from tests.conftest import ThreadedServer, gql
+from tests.conftest import ThreadedServer, gql, make_settings
 from tests.operations import CREATE_USER, CREATE_USER_ONE, MESSAGES, SEND
 
 ROTATE = "mutation { rotateToken { success errors token } }"
@@ -39,7 +39,7 @@ def call(client: TestClient, query: str, variables: dict | None = None, token: s
 
 @pytest.fixture
 def required():
-    with TestClient(create_app(Settings(auth_mode="required"))) as client:
+    with TestClient(create_app(make_settings(auth_mode="required"))) as client:
         yield client
 
 
@@ -165,7 +165,7 @@ SUBSCRIBE = "subscription ($u: String) { messages(userId: $u) { content senderId
 
 @pytest.fixture
 def required_server():
-    server = ThreadedServer(create_app(Settings(auth_mode="required"))).start()
+    server = ThreadedServer(create_app(make_settings(auth_mode="required"))).start()
     yield server
     server.stop()
 

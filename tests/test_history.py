@@ -9,7 +9,7 @@ from starlette.testclient import TestClient
 
 from app import create_app
 from settings import Settings
-from tests.conftest import ISO_UTC_MILLIS, create_user, gql, send
+from tests.conftest import ISO_UTC_MILLIS, create_user, gql, make_settings, send
 from tests.operations import HISTORY_PAGE, MESSAGES, MESSAGES_USER_TWO
 
 NOT_AN_ID = '{}: "{}" is not a message id (ids are "1", "2", ...; "0" is the start)'
@@ -56,7 +56,7 @@ def test_created_message_carries_its_id_and_time(client, history):
 
 def test_tutorial_query_still_returns_everything_oldest_first(history):
     """Without the new arguments the answer is the whole history, however long, as in the tutorial."""
-    with TestClient(create_app(Settings(max_page_size=5))) as client:
+    with TestClient(create_app(make_settings(max_page_size=5))) as client:
         for name in ("user_one", "user_two"):
             create_user(client, name)
         for n in range(12):
@@ -100,7 +100,7 @@ def test_both_cursors_bound_a_window(client, history):
 
 
 def test_the_page_size_is_capped_by_a_setting():
-    with TestClient(create_app(Settings(max_page_size=5))) as client:
+    with TestClient(create_app(make_settings(max_page_size=5))) as client:
         create_user(client, "ann")
         for n in range(12):
             send(client, "1", "1", f"note {n}")

@@ -19,6 +19,7 @@ from limits import query_parser, validation_rules
 from settings import Settings
 from store import MemoryStore
 from subscriptions import Hub
+from tests.conftest import make_settings
 from tests.operations import CREATE_USER, MESSAGES, SEND, SUBSCRIBE, USER_ID
 
 JSON = {"content-type": "application/json"}
@@ -111,7 +112,7 @@ REQUESTS = [
 def answers():
     """Every request's answer from our app and from the reference, in order."""
     ours, theirs = {}, {}
-    with TestClient(create_app(Settings())) as fast, TestClient(reference_app()) as stock:
+    with TestClient(create_app(make_settings())) as fast, TestClient(reference_app()) as stock:
         for name, body in REQUESTS:
             ours[name], theirs[name] = post(fast, body), post(stock, body)
         for name, headers in [
@@ -145,7 +146,7 @@ def test_the_answers_cover_successes_and_each_kind_of_failure(answers):
 
 def test_a_lone_surrogate_in_an_error_message_still_answers_valid_json():
     """Starlette's JSONResponse cannot encode one and answers 500; the fast path escapes it."""
-    with TestClient(create_app(Settings())) as client:
+    with TestClient(create_app(make_settings())) as client:
         body = b'{"query": "query A { userId(username: \\"x\\") }", "operationName": "\\ud800"}'
         response = client.post("/", content=body, headers=JSON)
     assert response.status_code == 400
@@ -167,7 +168,7 @@ def test_middleware_added_to_the_app_sees_graphql_posts_too():
 
             await self.app(scope, receive, stamped)
 
-    app = create_app(Settings())
+    app = create_app(make_settings())
     app.user_middleware.insert(0, Middleware(Stamp))
     with TestClient(app) as client:
         response = client.post("/", content=operation(USER_ID), headers=JSON)
