@@ -11,17 +11,31 @@ gives every event the same lists: the memo then hits, and holds one entry per
 selection for the subscription's whole life. Nothing else changes; the
 fields collected depend only on the document, its variables and the schema,
 which are fixed for a subscription.
+
+Without @skip/@include they depend on the document and the schema alone, and
+the document cache hands every client sending the same text the same parsed
+document: such subscriptions then share one collection (`SharedCollections`),
+so ten thousand subscribers of one operation keep one memo, not ten thousand,
+and a subscription's first message allocates nothing that outlives it.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
 from ariadne.asgi.handlers import graphql_transport_ws, graphql_ws
 from ariadne.graphql import subscribe
-from graphql import ExecutionResult, Executor, GraphQLObjectType
+from graphql import (
+    ExecutionResult,
+    Executor,
+    FragmentDefinitionNode,
+    GraphQLObjectType,
+    OperationDefinitionNode,
+)
 from graphql.execution.collect_fields import DeferUsage, GroupedFieldSet
 from graphql.pyutils import AwaitableOrValue
 
@@ -45,13 +59,68 @@ class RequestExecutor(Executor):
         return response
 
 
+# A collection: the root fields (one grouped field set, once collected) and graphql-core's memo
+# of collected sub-fields, keyed by the identity of the field lists in those root fields.
+Collection = tuple[list[GroupedFieldSet], dict[Any, Any]]
+
+
+class SharedCollections:
+    """Field collections of subscription operations, one per schema and parsed operation.
+
+    Bounded: beyond `size` operations the least recently used is forgotten
+    (its subscriptions keep theirs). Entries hold the schema and the operation,
+    so their ids, the key, stay theirs. Servers in threads of one process
+    (the tests) share it, hence the lock.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[tuple[int, int], tuple[Any, Any, Collection | None]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(
+        self, schema: Any, operation: OperationDefinitionNode, fragments: dict[str, FragmentDefinitionNode]
+    ) -> Collection | None:
+        """The operation's shared collection; None when it has directives (variables may decide fields)."""
+        key = (id(schema), id(operation))
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry[0] is schema and entry[1] is operation:
+                self._entries.move_to_end(key)
+                return entry[2]
+            collection = None if _has_directives(operation, fragments) else ([], {})
+            self._entries[key] = (schema, operation, collection)
+            if len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+            return collection
+
+
+def _has_directives(operation: OperationDefinitionNode, fragments: dict[str, FragmentDefinitionNode]) -> bool:
+    selection_sets = [operation.selection_set, *(fragment.selection_set for fragment in fragments.values())]
+    while selection_sets:
+        for selection in selection_sets.pop().selections:
+            if selection.directives:
+                return True
+            if getattr(selection, "selection_set", None) is not None:
+                selection_sets.append(selection.selection_set)
+    return False
+
+
+shared_collections = SharedCollections(size=256)
+
+
 class SubscriptionExecutor(Executor):
-    """An executor whose per-event copies share one collection of the operation's root fields."""
+    """An executor whose per-event copies share one collection of the operation's root fields,
+    itself shared with the other subscriptions of the same operation when no directive is used."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Shared by the per-event copies (graphql-core makes them with copy.copy).
-        self._root_fields: list[GroupedFieldSet] = []
+        shared = shared_collections.get(self.schema, self.operation, self.fragment_definitions)
+        if shared is None:
+            self._root_fields: list[GroupedFieldSet] = []
+        else:
+            self._root_fields, self._relevant_sub_fields = shared
 
     def execute_collected_root_fields(
         self,

@@ -74,3 +74,42 @@ def test_events_answer_exactly_as_with_graphql_cores_own_executor():
     ours = asyncio.run(events(execution.SubscriptionExecutor))
     assert ours == asyncio.run(events(Executor))
     assert ours[2] == {"data": {"messages": {"content": "m2", "senderId": "1", "alias": "1"}}}
+
+
+def test_subscriptions_of_one_operation_share_its_field_collection(monkeypatch):
+    """Thousands of subscribers of one operation keep one collection, not one each, unless a directive
+    lets variables decide the fields: then each subscription keeps its own, and gets its own fields."""
+    executors = []
+
+    class Recorded(execution.SubscriptionExecutor):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            executors.append(self)
+
+    monkeypatch.setattr(execution, "SubscriptionExecutor", Recorded)
+    with_directive = (
+        "subscription ($userId: String, $yes: Boolean!) "
+        "{ messages(userId: $userId) { content senderId @include(if: $yes) } }"
+    )
+    with TestClient(create_app()) as client:
+        ann, bob, cid = (create_user(client, name) for name in ("ann", "bob", "cid"))
+        with LegacyClient(client) as ws:
+            ws.start("bob", SUBSCRIBE, {"userId": bob})
+            ws.start("cid", SUBSCRIBE, {"userId": cid})
+            ws.start("yes", with_directive, {"userId": cid, "yes": True})
+            ws.start("no", with_directive, {"userId": cid, "yes": False})
+            ws.start("sync", '{ userId(username: "ann") }')
+            ws.next_data("sync")
+            send(client, ann, bob, "to bob")
+            send(client, ann, cid, "to cid")
+            frames = [ws.receive() for _ in range(4)]  # in no set order across operations
+    received = {frame["id"]: frame["payload"]["data"]["messages"] for frame in frames}
+    assert received["bob"] == {"content": "to bob", "senderId": ann, "recipientId": bob}
+    assert received["cid"] == {"content": "to cid", "senderId": ann, "recipientId": cid}
+    assert received["yes"] == {"content": "to cid", "senderId": ann}
+    assert received["no"] == {"content": "to cid"}
+    plain, other_plain, yes, no = executors
+    assert plain._relevant_sub_fields is other_plain._relevant_sub_fields
+    assert plain._root_fields is other_plain._root_fields
+    assert len(plain._relevant_sub_fields) == 1
+    assert yes._relevant_sub_fields is not no._relevant_sub_fields
