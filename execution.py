@@ -39,26 +39,6 @@ from graphql import (
 from graphql.execution.collect_fields import DeferUsage, GroupedFieldSet
 from graphql.pyutils import AwaitableOrValue
 
-
-class RequestExecutor(Executor):
-    """graphql-core's executor for queries and mutations, leaving no reference cycle behind.
-
-    An executor keeps helpers made of its own bound methods, a cycle that only
-    the cyclic garbage collector can free, with everything the request
-    touched (its context, variables, collected fields): about twenty objects
-    per small query, fifty per `createMessage`. Collecting them costs time on
-    every request and, as they pile up between passes, long full passes that
-    stall delivery. The response is the executor's last step (the schema has
-    no @defer/@stream), so the cycle is broken there and reference counting
-    frees the request's objects as soon as it is answered.
-    """
-
-    def build_response(self, data: dict[str, Any] | None) -> ExecutionResult:
-        response = super().build_response(data)
-        del self.async_helpers
-        return response
-
-
 # A collection: the root fields (one grouped field set, once collected) and graphql-core's memo
 # of collected sub-fields, keyed by the identity of the field lists in those root fields.
 Collection = tuple[list[GroupedFieldSet], dict[Any, Any]]
@@ -109,13 +89,12 @@ def _has_directives(operation: OperationDefinitionNode, fragments: dict[str, Fra
 shared_collections = SharedCollections(size=256)
 
 
-class SubscriptionExecutor(Executor):
-    """An executor whose per-event copies share one collection of the operation's root fields,
-    itself shared with the other subscriptions of the same operation when no directive is used."""
+class SharingExecutor(Executor):
+    """An executor taking its operation's field collection from `shared_collections` when it can."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # Shared by the per-event copies (graphql-core makes them with copy.copy).
+        # Shared by the per-event copies of a subscription (graphql-core makes them with copy.copy).
         shared = shared_collections.get(self.schema, self.operation, self.fragment_definitions)
         if shared is None:
             self._root_fields: list[GroupedFieldSet] = []
@@ -135,6 +114,31 @@ class SubscriptionExecutor(Executor):
         return super().execute_collected_root_fields(
             root_type, root_value, self._root_fields[0], serially, new_defer_usages
         )
+
+
+class SubscriptionExecutor(SharingExecutor):
+    """An executor whose per-event copies share one collection of the operation's root fields,
+    itself shared with the other subscriptions of the same operation when no directive is used."""
+
+
+class RequestExecutor(SharingExecutor):
+    """graphql-core's executor for queries and mutations, sharing field collections, leaving no
+    reference cycle behind.
+
+    An executor keeps helpers made of its own bound methods, a cycle that only
+    the cyclic garbage collector can free, with everything the request
+    touched (its context, variables, collected fields): about twenty objects
+    per small query, fifty per `createMessage`. Collecting them costs time on
+    every request and, as they pile up between passes, long full passes that
+    stall delivery. The response is the executor's last step (the schema has
+    no @defer/@stream), so the cycle is broken there and reference counting
+    frees the request's objects as soon as it is answered.
+    """
+
+    def build_response(self, data: dict[str, Any] | None) -> ExecutionResult:
+        response = super().build_response(data)
+        del self.async_helpers
+        return response
 
 
 def use_subscription_executor() -> None:
