@@ -13,7 +13,7 @@ from app import create_app, schema
 from settings import Settings
 from store import MemoryStore, Message
 from subscriptions import Hub
-from tests.conftest import create_user, send
+from tests.conftest import create_user, gql, send
 from tests.legacy_ws import LegacyClient
 from tests.operations import SUBSCRIBE
 
@@ -113,3 +113,25 @@ def test_subscriptions_of_one_operation_share_its_field_collection(monkeypatch):
     assert plain._root_fields is other_plain._root_fields
     assert len(plain._relevant_sub_fields) == 1
     assert yes._relevant_sub_fields is not no._relevant_sub_fields
+
+
+def test_a_query_whose_fields_depend_on_its_variables_answers_each_request_by_its_own():
+    """Requests share a collection of fields only where no directive lets variables change it."""
+    history = (
+        "query ($userId: String!, $withSender: Boolean!, $withoutContent: Boolean!) "
+        "{ messages(userId: $userId) { messages { content @skip(if: $withoutContent) "
+        "senderId @include(if: $withSender) } } }"
+    )
+    with TestClient(create_app()) as client:
+        ann, bob = create_user(client, "ann"), create_user(client, "bob")
+        send(client, ann, bob, "hello")
+        answers = [
+            gql(client, history, {"userId": bob, "withSender": sender, "withoutContent": skip})["data"]
+            for sender, skip in ((True, False), (False, False), (True, True), (False, True))
+        ]
+    assert [answer["messages"]["messages"][0] for answer in answers] == [
+        {"content": "hello", "senderId": ann},
+        {"content": "hello"},
+        {"senderId": ann},
+        {},
+    ]
