@@ -102,6 +102,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             context["viewer"] = request.scope.get(CONNECTION_VIEWER)
             return context
         token = bearer_token(request.headers.get("authorization"))
+        if token is None:  # an anonymous caller: nothing to look up
+            return context
         source = request.client.host if request.client else "?"
         try:
             context["viewer"] = await user_for_token(store, token, source)

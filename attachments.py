@@ -72,7 +72,9 @@ def media_type(upload_file: UploadFile) -> str:
 
 def check_uploads(uploads: Sequence[UploadFile], settings: Settings) -> tuple[list[CheckedUpload], list[str]]:
     """The uploads ready to store, and every limit they break (empty when all may be stored)."""
-    errors = []
+    errors: list[str] = []
+    if not uploads:  # most messages: nothing to check (`attachment_types` is built on each read)
+        return [], errors
     if len(uploads) > settings.max_attachments_per_message:
         most = settings.max_attachments_per_message
         errors.append(f"Too many attachments: {len(uploads)}; at most {most} per message")
