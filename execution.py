@@ -120,6 +120,15 @@ class SubscriptionExecutor(Executor):
         self._root_fields: list[GroupedFieldSet] = []
         self._sharing_key: list[Hashable] = []
 
+    def __copy__(self) -> SubscriptionExecutor:
+        """A shallow copy, as `copy.copy` makes one, without its generic (and slow) protocol.
+
+        graphql-core copies the executor for every event of every subscription.
+        """
+        clone = object.__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        return clone
+
     def sharing_key(self) -> Hashable:
         """What decides an event's result besides the event itself; fixed for the subscription."""
         if not self._sharing_key:
