@@ -24,9 +24,11 @@ the store and the limits are read by the source, once, at subscribe time).
 A resolver reachable from a subscription that reads more of the context
 must add it to `_context_key`. The shared result's data is a
 `json_codec.JSONOnce`, so its JSON is also written once, whatever number of
-frames carry it. Nothing outlives the delivery: when every subscription has
-taken it, it and its results are garbage. Results with errors are not
-shared (their tracebacks would keep the first subscriber's frames alive).
+frames carry it. Nothing is kept anywhere else: a delivery and its results
+are garbage once each of its subscriptions has moved on to the next event
+(graphql-core's stream holds the latest one) or ended. Results with errors
+are not shared (their tracebacks would keep the first subscriber's frames
+alive), nor are replayed messages, which come alone.
 """
 
 from __future__ import annotations

@@ -46,7 +46,8 @@ DELETIONS = "deletions"
 
 class Subscription:
     """One live subscription: an async iterator over its recipient's new messages
-    (or, for `messageDeleted`, over the ids of the user's deleted messages).
+    (or, for `messageDeleted`, over the ids of the user's deleted messages),
+    each in the `Delivery` the hub offered to every subscription it reached.
 
     It is registered with the hub when created (so nothing published after
     the subscribe call is missed) and unregistered by `aclose()`, which
