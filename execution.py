@@ -1,4 +1,5 @@
-"""The graphql-core executor for subscription events, and its wiring into Ariadne's WebSocket handlers.
+"""graphql-core's executor, fitted to this server: for subscription events (with their wiring into
+Ariadne's WebSocket handlers) and for queries and mutations (`RequestExecutor`, below).
 
 graphql-core 3.3 runs each subscription event on a copy of the subscription's
 executor, and each copy collects the operation's root fields anew. The memo
@@ -17,13 +18,31 @@ the document cache hands every client sending the same text the same parsed
 document: such subscriptions then share one collection (`SharedCollections`),
 so ten thousand subscribers of one operation keep one memo, not ten thousand,
 and a subscription's first message allocates nothing that outlives it.
+
+One published message often reaches many subscriptions that would compute
+the same result: a user's many tabs and devices subscribe with the same
+operation text (the document cache then gives them the same parsed
+document) and the same variables. The hub hands every subscription the
+message in one `Delivery`, and the first of those subscriptions to execute
+it leaves its result there for the others with the same sharing key: the
+operation, the coerced variables, and what the per-event resolvers read
+from the context, which is only where `Attachment.url` points (the viewer,
+the store and the limits are read by the source, once, at subscribe time).
+A resolver reachable from a subscription that reads more of the context
+must add it to `_context_key`. The shared result's data is a
+`json_codec.JSONOnce`, so its JSON is also written once, whatever number of
+frames carry it. Nothing is kept anywhere else: a delivery and its results
+are garbage once each of its subscriptions has moved on to the next event
+(graphql-core's stream holds the latest one) or ended. Results with errors
+are not shared (their tracebacks would keep the first subscriber's frames
+alive), nor are replayed messages, which come alone.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from functools import partial
 from typing import Any
 
@@ -38,6 +57,57 @@ from graphql import (
 )
 from graphql.execution.collect_fields import DeferUsage, GroupedFieldSet
 from graphql.pyutils import AwaitableOrValue
+
+from json_codec import JSONOnce
+
+
+class Delivery:
+    """One event (a message, a deleted message's id) on its way to many subscriptions.
+
+    The hub wraps each event once per publish and offers the same object to
+    every subscription it reaches; the subscription fields' resolvers read
+    `event`. `results` holds what its subscriptions computed for it, for the
+    others with the same sharing key; it lives only as long as the delivery.
+    """
+
+    __slots__ = ("__weakref__", "event", "results")
+
+    def __init__(self, event: Any) -> None:
+        self.event = event
+        # sharing key -> (the operation, kept so its id stays its own; the result)
+        self.results: dict[Hashable, tuple[Any, ExecutionResult]] = {}
+
+
+def delivered(item: Any) -> Any:
+    """The event itself, whether it came in a `Delivery` (live) or alone (replayed from the store)."""
+    return item.event if type(item) is Delivery else item
+
+
+def _frozen(value: Any) -> Hashable:
+    """A hashable form of coerced variable values, with types kept (so 1, 1.0 and True differ)."""
+    if isinstance(value, dict):
+        return (dict, tuple(sorted((key, _frozen(item)) for key, item in value.items())))
+    if isinstance(value, list | tuple):
+        return (list, tuple(_frozen(item) for item in value))
+    hash(value)  # TypeError for a value that cannot be a key
+    return (type(value), value)
+
+
+def _context_key(context: Any) -> Hashable:
+    """What the per-event resolvers read from the context: where `Attachment.url` points.
+
+    `url_for` builds it from the app's router and the connection's base URL
+    (scheme, host, root path). Without a request to read them from, the
+    subscription shares with no other.
+    """
+    request = context.get("request") if isinstance(context, dict) else None
+    scope = getattr(request, "scope", None)
+    base_url = getattr(request, "base_url", None) if isinstance(scope, dict) else None
+    if base_url is None:
+        return object()  # the key holds it, so no other key equals this one
+    return id(scope.get("router") or scope.get("app")), str(base_url)
+
+
 
 # A collection: the root fields (one grouped field set, once collected) and graphql-core's memo
 # of collected sub-fields, keyed by the identity of the field lists in those root fields.
@@ -117,8 +187,48 @@ class SharingExecutor(Executor):
 
 
 class SubscriptionExecutor(SharingExecutor):
-    """An executor whose per-event copies share one collection of the operation's root fields,
-    itself shared with the other subscriptions of the same operation when no directive is used."""
+    """An executor whose per-event copies share one collection of the operation's fields (itself
+    shared with the other subscriptions of the same operation when no directive is used), and
+    whose events' results are shared with the other subscriptions of the same `Delivery`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Shared by the per-event copies, like the collection.
+        self._sharing_key: list[Hashable] = []
+
+    def __copy__(self) -> SubscriptionExecutor:
+        """A shallow copy, as `copy.copy` makes one, without its generic (and slow) protocol.
+
+        graphql-core copies the executor for every event of every subscription.
+        """
+        clone = object.__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        return clone
+
+    def sharing_key(self) -> Hashable:
+        """What decides an event's result besides the event itself; fixed for the subscription."""
+        if not self._sharing_key:
+            try:
+                variables = _frozen(self.variable_values.coerced)
+            except TypeError:  # a value that cannot be hashed: share with no other subscription
+                variables = object()
+            key = (id(self.schema), id(self.operation), variables, _context_key(self.context_value))
+            self._sharing_key.append(key)
+        return self._sharing_key[0]
+
+    def execute_operation(self, serially: bool | None = None) -> Any:
+        delivery = self.root_value
+        if type(delivery) is not Delivery or serially is not False:
+            return super().execute_operation(serially)  # a replayed event, or not an event at all
+        key = self.sharing_key()
+        shared = delivery.results.get(key)
+        if shared is not None:
+            return shared[1]
+        result = super().execute_operation(serially)
+        if type(result) is ExecutionResult and not result.errors and result.data is not None:
+            result = ExecutionResult(JSONOnce(result.data))
+            delivery.results[key] = (self.operation, result)
+        return result
 
 
 class RequestExecutor(SharingExecutor):

@@ -6,6 +6,9 @@ surrogates in strings, NaN, a byte-order mark, UTF-16) and reads integers
 beyond 64 bits as floats, so each call falls back to `json` wherever orjson
 could answer differently. A string with a lone surrogate cannot be written as
 UTF-8 at all: the fallback escapes it (`\\ud800`), which is still valid JSON.
+
+A `JSONOnce` is an object written once however many documents include it:
+one subscription result sent in many WebSocket frames (`dumps_frame`).
 """
 
 from __future__ import annotations
@@ -23,6 +26,38 @@ def dumps(value: Any) -> bytes:
         return orjson.dumps(value)
     except TypeError:  # orjson.JSONEncodeError is a TypeError
         return json.dumps(value, separators=(",", ":"), allow_nan=False).encode()
+
+
+class JSONOnce(dict):
+    """A JSON object that keeps its JSON: documents written by `dumps_frame` include it as is.
+
+    Read-only by contract, like an `ExecutionResult`'s data: a change after
+    the first writing would not show in the JSON.
+    """
+
+    __slots__ = ("_json",)
+
+    def json(self) -> bytes:
+        try:
+            return self._json
+        except AttributeError:
+            self._json: bytes = dumps(dict(self))
+            return self._json
+
+
+def _as_written(value: Any) -> orjson.Fragment:
+    if type(value) is JSONOnce:
+        return orjson.Fragment(value.json())
+    raise TypeError  # another subclass of a builtin type: `dumps` writes it
+
+
+def dumps_frame(value: Any) -> bytes:
+    """`dumps`, writing each `JSONOnce` inside from the JSON it keeps."""
+    try:
+        # Subclasses of dict, list, str and int go to `_as_written`.
+        return orjson.dumps(value, default=_as_written, option=orjson.OPT_PASSTHROUGH_SUBCLASS)
+    except TypeError:
+        return dumps(value)
 
 
 # orjson reads integers outside [-2**63, 2**64) as floats; every such integer has 19 digits or more.

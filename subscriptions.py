@@ -8,6 +8,10 @@ of its own, where a deletion finds the sender's and the recipient's.
 Publishing touches only the parties' queues and never waits. A subscriber
 that lets its queue fill is ended with an error rather than slowing anyone
 else down. A subscription with `after` replays the store first (`Resumed`).
+
+Each publish wraps its item in one `execution.Delivery` offered to all the
+subscriptions it reaches, so that those with the same operation share one
+execution of it (and one JSON encoding); replayed messages come alone.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from graphql import GraphQLError, GraphQLResolveInfo
 
 from auth import check_acting_as
 from errors import DomainError
+from execution import Delivery, delivered
 from store import Message, MessagePage, message_position
 from validation import parse_cursor
 
@@ -41,7 +46,8 @@ DELETIONS = "deletions"
 
 class Subscription:
     """One live subscription: an async iterator over its recipient's new messages
-    (or, for `messageDeleted`, over the ids of the user's deleted messages).
+    (or, for `messageDeleted`, over the ids of the user's deleted messages),
+    each in the `Delivery` the hub offered to every subscription it reached.
 
     It is registered with the hub when created (so nothing published after
     the subscribe call is missed) and unregistered by `aclose()`, which
@@ -89,8 +95,8 @@ class Subscription:
         """Messages published to this subscription and not yet delivered."""
         return len(self._pending)
 
-    def offer(self, item: Message | str) -> bool:
-        """Queue an item (a message, or a deleted message's id) without waiting; False when full."""
+    def offer(self, item: Delivery) -> bool:
+        """Queue a delivery (of a message, or a deleted message's id) without waiting; False when full."""
         if 0 < self._limit <= len(self._pending):
             return False
         self._pending.append(item)
@@ -174,15 +180,15 @@ class Resumed:
     def __aiter__(self) -> Resumed:
         return self
 
-    async def __anext__(self) -> Message:
+    async def __anext__(self) -> Message | Delivery:
         while not self._pending and self._replaying:
             await self.read_next_page()
         if self._pending:
             return self._pending.popleft()
         while True:
-            message = await anext(self._live)
-            if message_position(message) > self._read_up_to:
-                return message
+            live = await anext(self._live)
+            if message_position(delivered(live)) > self._read_up_to:
+                return live
 
     async def aclose(self) -> None:
         self._pending.clear()
@@ -268,7 +274,7 @@ class Hub:
             senders = ()  # a message to oneself reaches an includeSent subscription once
         if not receivers and not senders:
             return
-        self._offer(message, receivers, senders)
+        self._offer(Delivery(message), receivers, senders)
 
     async def delete_and_publish(self, delete: Callable[[], Awaitable[Message | None]]) -> Message | None:
         """Delete a message with `delete`, then publish its id if it was there, in store order."""
@@ -285,9 +291,9 @@ class Hub:
         if message.sender_id != message.recipient_id:
             senders = self._deletion_subscriptions.get(message.sender_id, ())
         if recipients or senders:
-            self._offer(message.id, recipients, senders)
+            self._offer(Delivery(message.id), recipients, senders)
 
-    def _offer(self, item: Message | str, *registered: Iterable[Subscription]) -> None:
+    def _offer(self, item: Delivery, *registered: Iterable[Subscription]) -> None:
         """Offer an item to each subscription; end the ones too far behind, never wait."""
         too_slow = [sub for subs in registered for sub in subs if not sub.offer(item)]
         for sub in too_slow:
@@ -368,8 +374,8 @@ async def messages_source(
 
 
 @subscription.field("messages")
-def resolve_message(message: Message, _: GraphQLResolveInfo, **__: Any) -> Message:
-    return message
+def resolve_message(item: Message | Delivery, _: GraphQLResolveInfo, **__: Any) -> Message:
+    return delivered(item)
 
 
 @subscription.source("messageDeleted")
@@ -385,5 +391,5 @@ async def message_deleted_source(_: Any, info: GraphQLResolveInfo, user_id: str)
 
 
 @subscription.field("messageDeleted")
-def resolve_message_deleted(message_id: str, _: GraphQLResolveInfo, **__: Any) -> str:
-    return message_id
+def resolve_message_deleted(item: Delivery, _: GraphQLResolveInfo, **__: Any) -> str:
+    return delivered(item)

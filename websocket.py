@@ -103,7 +103,8 @@ class GraphQLWebSocket(WebSocket):
 
     async def send_json(self, data: Any, mode: str = "text") -> None:
         # orjson where it writes as json does; valid UTF-8 even for lone surrogates.
-        await self.send({"type": "websocket.send", "text": json_codec.dumps(data).decode()})
+        # A result shared by many subscriptions (`execution.Delivery`) is written once.
+        await self.send({"type": "websocket.send", "text": json_codec.dumps_frame(data).decode()})
 
     async def send(self, message: Any) -> None:
         # Starlette raises RuntimeError for a send after the close; for the

@@ -217,7 +217,7 @@ def test_a_deletion_subscriber_that_stops_reading_is_ended_without_slowing_anyon
         received = []
         for n in range(1, 6):
             await hub.publish_deletion(Message(str(n), "1", "2", "x"))
-            received.append(await anext(reading))
+            received.append((await anext(reading)).event)
         assert received == ["1", "2", "3", "4", "5"]
         assert hub.count("2") == 0, "unregistered at once, when its queue overflowed"
         with pytest.raises(Exception, match="more than 3 deletions were waiting"):
