@@ -41,7 +41,6 @@ alive), nor are replayed messages, which come alone.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Hashable, Sequence
 from functools import partial
 from typing import Any
@@ -115,17 +114,18 @@ Collection = tuple[list[GroupedFieldSet], dict[Any, Any]]
 
 
 class SharedCollections:
-    """Field collections of subscription operations, one per schema and parsed operation.
+    """Field collections of operations, one per schema and parsed operation.
 
-    Bounded: beyond `size` operations the least recently used is forgotten
-    (its subscriptions keep theirs). Entries hold the schema and the operation,
-    so their ids, the key, stay theirs. Servers in threads of one process
-    (the tests) share it, hence the lock.
+    Bounded: beyond `size` operations the oldest is forgotten (its executors
+    keep theirs; the document cache, in front, keeps the operations in use).
+    Entries hold the schema and the operation, so their ids, the key, stay
+    theirs. Looked up on every request: a hit takes no lock; servers in
+    threads of one process (the tests) share it, hence the lock on a miss.
     """
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._entries: OrderedDict[tuple[int, int], tuple[Any, Any, Collection | None]] = OrderedDict()
+        self._entries: dict[tuple[int, int], tuple[Any, Any, Collection | None]] = {}
         self._lock = threading.Lock()
 
     def get(
@@ -133,16 +133,15 @@ class SharedCollections:
     ) -> Collection | None:
         """The operation's shared collection; None when it has directives (variables may decide fields)."""
         key = (id(schema), id(operation))
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] is schema and entry[1] is operation:
+            return entry[2]
+        collection = None if _has_directives(operation, fragments) else ([], {})
         with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None and entry[0] is schema and entry[1] is operation:
-                self._entries.move_to_end(key)
-                return entry[2]
-            collection = None if _has_directives(operation, fragments) else ([], {})
             self._entries[key] = (schema, operation, collection)
-            if len(self._entries) > self.size:
-                self._entries.popitem(last=False)
-            return collection
+            while len(self._entries) > self.size:
+                del self._entries[next(iter(self._entries))]
+        return collection
 
 
 def _has_directives(operation: OperationDefinitionNode, fragments: dict[str, FragmentDefinitionNode]) -> bool:

@@ -135,3 +135,19 @@ def test_a_query_whose_fields_depend_on_its_variables_answers_each_request_by_it
         {"senderId": ann},
         {},
     ]
+
+
+def test_shared_collections_are_bounded_and_kept_per_operation():
+    shared = execution.SharedCollections(size=2)
+    operations = [
+        parse("subscription ($id: String) { messages(userId: $id) { " + field + " } }").definitions[0]
+        for field in ("content", "senderId", "recipientId")
+    ]
+    kept = shared.get(schema, operations[0], {})
+    assert shared.get(schema, operations[0], {}) is kept
+    assert shared.get(schema, operations[1], {}) is not kept
+    shared.get(schema, operations[2], {})  # the oldest, the first, goes
+    assert len(shared._entries) == 2
+    assert shared.get(schema, operations[0], {}) is not kept
+    with_directive = parse("subscription ($no: Boolean!) { messages(userId: \"1\") { id @skip(if: $no) } }")
+    assert shared.get(schema, with_directive.definitions[0], {}) is None
