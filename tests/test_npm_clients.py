@@ -1,7 +1,9 @@
 """The tutorial flow through the npm clients users run, in Node.js, against a real uvicorn server.
 
 Each node script (tests/node/) runs the flow with its client and reports
-what it saw as JSON; the assertions are here.
+what it saw as JSON; the assertions are here. The WebSocket clients run every
+operation on one socket; Apollo Client and urql send queries and mutations
+over HTTP and subscriptions over WebSocket through the `graphql-ws` client.
 """
 
 from __future__ import annotations
@@ -58,6 +60,64 @@ def test_tutorial_flow_with_npm_client(live, package, server_errors):
 
     assert report["afterUnsubscribing"] == {"data": {"userId": "1"}}
     assert report["sentAfterUnsubscribing"]["createMessage"]["success"] is True
+    assert report["receivedAfterUnsubscribing"] == []
+    assert live.call(live.app.state.hub.count) == 0
+    assert server_errors() == []
+
+
+# The library, its script, and whether it adds `__typename` to subscriptions too
+# (Apollo adds it to every selection set; urql's cacheExchange to queries and mutations).
+LIBRARIES = {
+    "@apollo/client": ("apollo-client.mjs", True),
+    "@urql/core": ("urql-client.mjs", False),
+}
+
+HELLO_FIELDS = HELLO["messages"]
+
+
+def with_typename(fields: dict, typename: str) -> dict:
+    return {**fields, "__typename": typename}
+
+
+@pytest.mark.parametrize("package", LIBRARIES)
+def test_tutorial_flow_with_graphql_client_library(live, package, server_errors):
+    """Apollo Client and urql, wired to graphql-ws as their docs say, see what the tutorial promises."""
+    node = require_node_packages(package, "graphql-ws", "ws", "graphql")
+    script, typename_in_subscriptions = LIBRARIES[package]
+    report = run_flow(node, script, live)
+
+    # The libraries add `__typename` to every nested selection; the server answers it.
+    assert [user["data"]["createUser"] for user in report["users"]] == [
+        with_typename(
+            {"success": True, "user": with_typename({"userId": user_id, "username": name}, "User")},
+            "createUserResult",
+        )
+        for user_id, name in [("1", "user_one"), ("2", "user_two"), ("3", "user_three")]
+    ]
+    assert report["userId"] == {"data": {"userId": "1"}}
+    assert report["beforeSending"] == {"data": {"userId": "1"}}
+    assert report["sentToSomeoneElse"]["data"]["createMessage"]["success"] is True
+    sent = report["sent"]["data"]["createMessage"]
+    assert sent == with_typename(
+        {"success": True, "message": with_typename(HELLO_FIELDS, "Message")}, "createMessageResult"
+    )
+
+    # Only user 2's message arrives, through the library's subscription, equal to what was sent.
+    expected = with_typename(HELLO_FIELDS, "Message") if typename_in_subscriptions else HELLO_FIELDS
+    assert report["received"] == [{"data": {"messages": expected}}]
+    assert report["received"][0]["data"]["messages"].items() <= sent["message"].items()
+
+    # A domain error is data the library hands over as it is, not a failed request.
+    assert report["unknownRecipient"] == {
+        "data": {
+            "createMessage": with_typename(
+                {"success": False, "errors": ["Recipient not found"], "message": None}, "createMessageResult"
+            )
+        }
+    }
+
+    assert report["afterUnsubscribing"] == {"data": {"userId": "1"}}
+    assert report["sentAfterUnsubscribing"]["data"]["createMessage"]["success"] is True
     assert report["receivedAfterUnsubscribing"] == []
     assert live.call(live.app.state.hub.count) == 0
     assert server_errors() == []
