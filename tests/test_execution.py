@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from types import SimpleNamespace
 
+import pytest
 from graphql import Executor, parse, subscribe
 from starlette.testclient import TestClient
 
@@ -18,16 +19,22 @@ from tests.legacy_ws import LegacyClient
 from tests.operations import SUBSCRIBE
 
 
-def test_a_long_subscription_does_not_collect_or_keep_anything_per_event(monkeypatch):
-    """graphql-core 3.3 alone re-collects the fields and keeps one more memo entry for every event."""
-    executors = []
+@pytest.fixture
+def executors(monkeypatch) -> list[execution.SubscriptionExecutor]:
+    """Every subscription executor the app builds, in order."""
+    built = []
 
     class Recorded(execution.SubscriptionExecutor):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
-            executors.append(self)
+            built.append(self)
 
     monkeypatch.setattr(execution, "SubscriptionExecutor", Recorded)
+    return built
+
+
+def test_a_long_subscription_does_not_collect_or_keep_anything_per_event(executors):
+    """graphql-core 3.3 alone re-collects the fields and keeps one more memo entry for every event."""
     with TestClient(create_app()) as client:
         ann, bob = create_user(client, "ann"), create_user(client, "bob")
         with LegacyClient(client) as ws:
@@ -76,17 +83,9 @@ def test_events_answer_exactly_as_with_graphql_cores_own_executor():
     assert ours[2] == {"data": {"messages": {"content": "m2", "senderId": "1", "alias": "1"}}}
 
 
-def test_subscriptions_of_one_operation_share_its_field_collection(monkeypatch):
+def test_subscriptions_of_one_operation_share_its_field_collection(executors):
     """Thousands of subscribers of one operation keep one collection, not one each, unless a directive
     lets variables decide the fields: then each subscription keeps its own, and gets its own fields."""
-    executors = []
-
-    class Recorded(execution.SubscriptionExecutor):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            executors.append(self)
-
-    monkeypatch.setattr(execution, "SubscriptionExecutor", Recorded)
     with_directive = (
         "subscription ($userId: String, $yes: Boolean!) "
         "{ messages(userId: $userId) { content senderId @include(if: $yes) } }"

@@ -11,22 +11,11 @@
 //   subscribe(query, onEvent)        -> unsubscribe()
 //   close()                          -> resolves once sockets are closed
 
+import { readInput, waitFor } from "./flow-io.mjs";
+
 const EVENT_TIMEOUT_MS = 5000;
 const FLOW_TIMEOUT_MS = 30000;
 const EXIT_TIMEOUT_MS = 5000;
-
-async function readInput() {
-  const chunks = [];
-  for await (const chunk of process.stdin) chunks.push(chunk);
-  return JSON.parse(Buffer.concat(chunks).toString("utf8"));
-}
-
-async function waitFor(condition, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition() && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 async function tutorialFlow({ operations }, client) {
   const report = { users: [] };

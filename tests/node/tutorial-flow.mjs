@@ -5,20 +5,9 @@
 // An adapter: {connect(), subprotocol(), subscribe(query, onEvent) -> unsubscribe,
 // execute(query) -> result, close()}, all on one WebSocket.
 
+import { readInput, waitFor } from "./flow-io.mjs";
+
 const EVENT_TIMEOUT_MS = 5000;
-
-async function readInput() {
-  const chunks = [];
-  for await (const chunk of process.stdin) chunks.push(chunk);
-  return JSON.parse(Buffer.concat(chunks).toString("utf8"));
-}
-
-async function waitFor(condition, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition() && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 async function tutorialFlow({ url, operations }, client) {
   const post = async (query, variables = {}) => {
