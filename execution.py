@@ -107,7 +107,6 @@ def _context_key(context: Any) -> Hashable:
     return id(scope.get("router") or scope.get("app")), str(base_url)
 
 
-
 # A collection: the root fields (one grouped field set, once collected) and graphql-core's memo
 # of collected sub-fields, keyed by the identity of the field lists in those root fields.
 Collection = tuple[list[GroupedFieldSet], dict[Any, Any]]
