@@ -5,10 +5,13 @@ random id; the store keeps only their metadata. Uploads arrive as parts of a
 multipart request (the GraphQL multipart request spec, parsed by Starlette
 into temporary files) and are copied into the directory only once every
 check has passed, so a refused or half-received upload leaves nothing there.
+The checks include the bytes themselves: a file declared `image/png` must
+begin like a PNG, one declared `text/plain` must be UTF-8 text.
 """
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import logging
 import os
@@ -20,6 +23,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import quote
 
+import filetype
 from anyio import to_thread
 from ariadne import ScalarType
 from ariadne.file_uploads import parse_upload_literal, serialize_upload
@@ -40,6 +44,8 @@ logger = logging.getLogger("chat.attachments")
 # nothing else ever reaches the file system from a URL.
 _ATTACHMENT_ID = re.compile(r"[0-9a-f]{32}")
 _CHUNK_SIZE = 256 * 1024
+# As much of a file as `filetype` looks at (some signatures sit past the first bytes).
+_HEAD_SIZE = 8192
 
 upload = ScalarType("Upload", serializer=serialize_upload, literal_parser=parse_upload_literal)
 
@@ -70,31 +76,111 @@ def media_type(upload_file: UploadFile) -> str:
     return (upload_file.content_type or "").split(";", 1)[0].strip().lower()
 
 
-def check_uploads(uploads: Sequence[UploadFile], settings: Settings) -> tuple[list[CheckedUpload], list[str]]:
-    """The uploads ready to store, and every limit they break (empty when all may be stored)."""
+async def check_uploads(
+    uploads: Sequence[UploadFile], settings: Settings
+) -> tuple[list[CheckedUpload], list[str]]:
+    """The uploads ready to store, and every limit they break (empty when all may be stored).
+
+    Callers skip it when there are no uploads (most messages), so a plain message pays nothing.
+    """
     errors: list[str] = []
-    if not uploads:  # most messages: nothing to check (`attachment_types` is built on each read)
+    if not uploads:
         return [], errors
     if len(uploads) > settings.max_attachments_per_message:
         most = settings.max_attachments_per_message
         errors.append(f"Too many attachments: {len(uploads)}; at most {most} per message")
     allowed = settings.attachment_types
     checked = []
+    to_read: list[tuple[int, str, CheckedUpload]] = []  # (where its error goes, label, upload)
     for upload_file in uploads:
         filename, problems = clean_filename(upload_file.filename)
         errors += problems
         label = f'Attachment "{filename}"' if filename and not problems else "An attachment"
         kind = media_type(upload_file)
+        size = upload_file.size or 0
         if kind not in allowed:
             errors.append(
                 f"{label}: content type {kind or '(none)'!r} is not allowed "
                 f"(allowed: {', '.join(sorted(allowed))})"
             )
-        size = upload_file.size or 0
+        elif size <= settings.max_attachment_size:
+            # Only a file within every other limit is read: its error goes here, in file order.
+            to_read.append((len(errors), label, CheckedUpload(upload_file, filename, kind)))
         if size > settings.max_attachment_size:
             errors.append(f"{label} is {size} bytes: the limit is {settings.max_attachment_size} bytes")
         checked.append(CheckedUpload(upload_file, filename, kind))
+    if to_read:
+        # Reading spooled files may touch the disk: off the event loop, all files in one trip.
+        found = await to_thread.run_sync(_content_problems, to_read)
+        for index, problem in reversed(found):
+            errors.insert(index, problem)
     return checked, errors
+
+
+def _content_problems(to_read: Sequence[tuple[int, str, CheckedUpload]]) -> list[tuple[int, str]]:
+    """Each (position, error) for the uploads whose bytes are not what their type says."""
+    problems = []
+    for index, label, upload in to_read:
+        looks_like = content_mismatch(upload.file.file, upload.content_type)
+        if looks_like is not None:
+            problems.append((index, f"{label}: its content is not {upload.content_type} ({looks_like})"))
+    return problems
+
+
+def content_mismatch(source: BinaryIO, kind: str) -> str | None:
+    """Why the file's bytes are not of type `kind` (None when they are); leaves it at position 0.
+
+    A type `filetype` knows must match its signature; any `text/*` type must be UTF-8 text with no
+    NUL byte, in no binary format `filetype` knows; a type neither covers is taken as declared.
+    """
+    source.seek(0)
+    try:
+        head = source.read(_HEAD_SIZE)
+        matcher = filetype.get_type(mime=kind)
+        if matcher is not None:
+            return None if matcher.match(head) else _looks_like(head)
+        if kind.startswith("text/"):
+            if binary := filetype.guess_mime(head):
+                return f"it looks like {binary}"
+            return _text_problem(head, source)
+        return None
+    finally:
+        source.seek(0)
+
+
+def _text_problem(head: bytes, source: BinaryIO) -> str | None:
+    """Why the whole file (`head` then the rest of `source`) is not UTF-8 text, streamed in chunks."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    chunk = head
+    while chunk:
+        if b"\0" in chunk:
+            return "it contains NUL bytes, so it is binary data"
+        try:
+            decoder.decode(chunk)
+        except UnicodeDecodeError:
+            return "it is not valid UTF-8 text"
+        chunk = source.read(_CHUNK_SIZE)
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return "it is not valid UTF-8 text (it ends mid-character)"
+    return None
+
+
+def _looks_like(head: bytes) -> str:
+    """What a file that failed its signature check seems to be, for the error message."""
+    if not head:
+        return "it is empty"
+    if known := filetype.guess_mime(head):
+        return f"it looks like {known}"
+    if b"\0" not in head:
+        try:
+            head.decode("utf-8")
+        except UnicodeDecodeError as error:
+            if error.start < len(head) - 3:  # not merely a character cut by the head's end
+                return "its format is not recognised"
+        return "it looks like text"
+    return "its format is not recognised"
 
 
 class AttachmentFiles:

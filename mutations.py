@@ -43,7 +43,7 @@ async def resolve_create_message(
     context = info.context
     settings = context["settings"]
     check_acting_as(info, sender_id)
-    uploads, problems = check_uploads(attachments or [], settings)
+    uploads, problems = await check_uploads(attachments, settings) if attachments else ([], [])
     if uploads and (content is None or not content.strip()):
         content = ""  # files alone are a message
     else:

@@ -10,6 +10,7 @@ import re
 import socket
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -26,6 +27,20 @@ MODES = ["open", "required"]
 PNG = b"\x89PNG\r\n\x1a\n" + os.urandom(300_000)
 PDF = b"%PDF-1.7\n" + os.urandom(50_000) + b"\n%%EOF\n"
 TEXT = "Hello, attachments: é ü €\n".encode()
+# One honest file of each other default type: its format's real opening bytes, then data.
+JPEG = (
+    b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    + os.urandom(20_000) + b"\xff\xd9"
+)
+GIF = b"GIF89a\x10\x00\x10\x00\x80\x00\x00" + os.urandom(5_000) + b";"
+WEBP_BODY = b"WEBPVP8 " + (20_000).to_bytes(4, "little") + os.urandom(20_000)
+WEBP = b"RIFF" + len(WEBP_BODY).to_bytes(4, "little") + WEBP_BODY
+# Text longer than a read chunk, whose multi-byte characters straddle the chunk boundaries.
+LONG_TEXT = "naïve café 東京 😀 €\n".encode() * 40_000  # 1.16 MB: 8,192 and 270,336 cut a character
+HTML = b"<!DOCTYPE html><html><body><script>alert(document.cookie)</script></body></html>\n"
+EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff" + bytes(2_000)
+ELF = b"\x7fELF\x02\x01\x01\x00" + bytes(2_000)
+WAV = b"RIFF\x24\x08\x00\x00WAVEfmt " + bytes(2_000)
 
 
 class Chat:
@@ -184,7 +199,7 @@ def test_an_upload_over_a_limit_is_refused_and_nothing_is_written(chat_with, cas
 def test_the_default_size_limit_is_10_mib(chat_with):
     chat = chat_with()
     ann = chat.api.sign_up("ann")
-    largest = os.urandom(1024) * (10 * 1024)
+    largest = PNG[:8] + (os.urandom(1024) * (10 * 1024))[8:]
     accepted = chat.api.send_files(ann, ann, [("largest.png", largest, "image/png")])
     assert accepted["success"] is True and accepted["message"]["attachments"][0]["size"] == 10 * 1024 * 1024
     refused = chat.api.send_files(ann, ann, [("over.png", largest + b"!", "image/png")])
@@ -368,3 +383,160 @@ def test_a_failure_while_storing_files_removes_every_file_of_the_message(tmp_pat
     assert list((tmp_path / "attachments").iterdir()) == []
     (saved,) = asyncio.run(files.save(uploads[:1]))
     assert (tmp_path / "attachments" / saved.id).read_bytes() == TEXT
+
+
+HONEST_FILES = [
+    ("photo.png", PNG, "image/png"),
+    ("photo.jpg", JPEG, "image/jpeg"),
+    ("anim.gif", GIF, "image/gif"),
+    ("photo.webp", WEBP, "image/webp"),
+    ("doc.pdf", PDF, "application/pdf"),
+    ("long notes.txt", LONG_TEXT, "text/plain"),
+]
+
+
+def test_an_honest_file_of_each_default_type_is_stored_and_fetched_back(chat_with):
+    chat = chat_with()
+    ann, bob = chat.api.sign_up("ann"), chat.api.sign_up("bob")
+    sent = chat.api.send_files(ann, bob, HONEST_FILES[:5])
+    more = chat.api.send_files(ann, bob, HONEST_FILES[5:])
+    assert sent["success"] is True and more["success"] is True, (sent, more)
+    attachments = sent["message"]["attachments"] + more["message"]["attachments"]
+    assert [(a["filename"], a["contentType"]) for a in attachments] == [(n, k) for n, _, k in HONEST_FILES]
+    for attachment, (_, data, kind) in zip(attachments, HONEST_FILES, strict=True):
+        response = chat.api.http.get(attachment["url"], headers=bob.headers)
+        assert response.content == data, f"{kind} fetched back byte for byte"
+        assert response.headers["content-type"] == kind
+    assert len(chat.files_on_disk()) == len(HONEST_FILES)
+
+
+_BAD_TEXT = "it is not valid UTF-8 text"
+MISMATCH_CASES = {
+    "HTML declared image/png": (
+        ("cat.png", HTML, "image/png"), "its content is not image/png (it looks like text)"
+    ),
+    "an ELF executable declared image/png": (
+        ("cat.png", ELF, "image/png"), "its content is not image/png (it looks like application/x-executable)"
+    ),
+    "a Windows executable declared image/jpeg": (
+        ("cat.jpg", EXE, "image/jpeg"),
+        "its content is not image/jpeg (it looks like application/x-msdownload)",
+    ),
+    "a PNG declared image/gif": (
+        ("cat.gif", PNG, "image/gif"), "its content is not image/gif (it looks like image/png)"
+    ),
+    "a WAV declared image/webp": (
+        ("cat.webp", WAV, "image/webp"), "its content is not image/webp (it looks like audio/x-wav)"
+    ),
+    "a PNG declared application/pdf": (
+        ("doc.pdf", PNG, "application/pdf"), "its content is not application/pdf (it looks like image/png)"
+    ),
+    "random bytes declared application/pdf": (
+        ("doc.pdf", b"\x00\x9c" + os.urandom(4_000), "application/pdf"),
+        "its content is not application/pdf (its format is not recognised)",
+    ),
+    "a PNG declared text/plain": (
+        ("notes.txt", PNG, "text/plain"), "its content is not text/plain (it looks like image/png)"
+    ),
+    "NUL bytes declared text/plain": (
+        ("notes.txt", b"plain so far\x00\x00\x01\x02 binary", "text/plain"),
+        "its content is not text/plain (it contains NUL bytes, so it is binary data)",
+    ),
+    "a NUL byte far into a text file": (
+        ("notes.txt", LONG_TEXT + b"\x00" + TEXT, "text/plain"),
+        "its content is not text/plain (it contains NUL bytes, so it is binary data)",
+    ),
+    "Latin-1 declared text/plain": (
+        ("notes.txt", "café crème".encode("latin-1"), "text/plain"),
+        f"its content is not text/plain ({_BAD_TEXT})",
+    ),
+    "invalid UTF-8 after the first megabyte": (
+        ("notes.txt", LONG_TEXT + b"\xff\xfe" + TEXT, "text/plain"),
+        f"its content is not text/plain ({_BAD_TEXT})",
+    ),
+    "text cut mid-character": (
+        ("notes.txt", LONG_TEXT + "€".encode()[:2], "text/plain"),
+        f"its content is not text/plain ({_BAD_TEXT} (it ends mid-character))",
+    ),
+    **{
+        f"an empty file declared {kind}": (
+            (f"empty.{ext}", b"", kind),
+            f"its content is not {kind} (it is empty)",
+        )
+        for ext, kind in [
+            ("png", "image/png"),
+            ("jpg", "image/jpeg"),
+            ("gif", "image/gif"),
+            ("webp", "image/webp"),
+            ("pdf", "application/pdf"),
+        ]
+    },
+}
+
+
+@pytest.mark.parametrize("case", sorted(MISMATCH_CASES))
+def test_a_file_whose_bytes_are_not_its_declared_type_is_refused_and_nothing_is_stored(chat_with, case):
+    (name, data, kind), error = MISMATCH_CASES[case]
+    chat = chat_with()
+    ann, bob = chat.api.sign_up("ann"), chat.api.sign_up("bob")
+    result = chat.api.send_files(ann, bob, [(name, data, kind)])
+    assert result == {"success": False, "errors": [f'Attachment "{name}": {error}'], "message": None}
+    assert chat.files_on_disk() == []
+    assert chat.api.history(bob) == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_one_bad_file_among_good_ones_stores_nothing(chat_with, mode):
+    chat = chat_with(auth_mode=mode)
+    ann, bob = chat.api.sign_up("ann"), chat.api.sign_up("bob")
+    files = [("good.png", PNG, "image/png"), ("cat.png", HTML, "image/png"), ("good.txt", TEXT, "text/plain")]
+    result = chat.api.send_files(ann, bob, files)
+    assert result == {
+        "success": False,
+        "errors": ['Attachment "cat.png": its content is not image/png (it looks like text)'],
+        "message": None,
+    }
+    assert chat.files_on_disk() == []
+    assert chat.api.history(bob) == [] and chat.api.history(ann) == []
+
+
+def test_content_errors_come_in_file_order_with_the_other_limits(chat_with):
+    """A file over the size limit is not read; each error is listed where its file is."""
+    chat = chat_with(max_attachment_size=10_000)
+    ann = chat.api.sign_up("ann")
+    files = [
+        ("fake.gif", HTML, "image/gif"),
+        ("big.png", PNG, "image/png"),
+        ("page.html", HTML, "text/html"),
+        ("fake.txt", PNG[:5_000], "text/plain"),
+    ]
+    result = chat.api.send_files(ann, ann, files)
+    assert result["errors"] == [
+        'Attachment "fake.gif": its content is not image/gif (it looks like text)',
+        f'Attachment "big.png" is {len(PNG)} bytes: the limit is 10000 bytes',
+        "Attachment \"page.html\": content type 'text/html' is not allowed (allowed: application/pdf, "
+        "image/gif, image/jpeg, image/png, image/webp, text/plain)",
+        'Attachment "fake.txt": its content is not text/plain (it looks like image/png)',
+    ]
+    assert chat.files_on_disk() == []
+
+
+def test_types_an_operator_adds_are_checked_when_known_and_taken_as_declared_otherwise(chat_with):
+    """application/zip has a signature; any text/* type is checked as text; image/svg+xml is taken as sent."""
+    chat = chat_with(allowed_attachment_types="application/zip,text/csv,image/svg+xml")
+    ann = chat.api.sign_up("ann")
+    zipped = io.BytesIO()
+    with zipfile.ZipFile(zipped, "w") as archive:
+        archive.writestr("a.txt", "hello")
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg"><circle r="4"/></svg>'
+    good = [("a.zip", zipped.getvalue(), "application/zip"), ("t.csv", b"a,b\n1,2\n", "text/csv")]
+    accepted = chat.api.send_files(ann, ann, [*good, ("c.svg", svg, "image/svg+xml")])
+    assert accepted["success"] is True, accepted
+    refused = chat.api.send_files(
+        ann, ann, [("a.zip", PNG, "application/zip"), ("t.csv", b"a,b\n\xff", "text/csv")]
+    )
+    assert refused["errors"] == [
+        'Attachment "a.zip": its content is not application/zip (it looks like image/png)',
+        'Attachment "t.csv": its content is not text/csv (it is not valid UTF-8 text)',
+    ]
+    assert len(chat.files_on_disk()) == 3
