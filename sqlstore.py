@@ -412,6 +412,17 @@ class SqlStore:
             ).first()
         return None if row is None else _attachment(row)
 
+    async def known_attachment_ids(self, attachment_ids: Sequence[str]) -> set[str]:
+        known: set[str] = set()
+        async with self._transaction() as connection:
+            for start in range(0, len(attachment_ids), _IN_CHUNK):
+                chunk = list(attachment_ids[start : start + _IN_CHUNK])
+                found = await connection.scalars(
+                    select(attachments_table.c.id).where(attachments_table.c.id.in_(chunk))
+                )
+                known.update(found.all())
+        return known
+
     async def messages_for(
         self,
         user_id: str,

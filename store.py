@@ -160,6 +160,13 @@ class Store(Protocol):
     async def get_attachment(self, attachment_id: str) -> Attachment | None:
         """An attachment's metadata, or None. SQL: `SELECT ... FROM attachments WHERE id = :attachment_id`."""
 
+    async def known_attachment_ids(self, attachment_ids: Sequence[str]) -> set[str]:
+        """Those of these ids that name a stored attachment (what the start-up sweep keeps).
+
+        Callers pass a bounded batch; SQL: `SELECT id FROM attachments WHERE id IN (:ids)`,
+        one query per 1,000 ids.
+        """
+
     async def messages_for(
         self,
         user_id: str,
@@ -292,6 +299,9 @@ class MemoryStore:
 
     async def get_attachment(self, attachment_id: str) -> Attachment | None:
         return self._attachments.get(attachment_id)
+
+    async def known_attachment_ids(self, attachment_ids: Sequence[str]) -> set[str]:
+        return {attachment_id for attachment_id in attachment_ids if attachment_id in self._attachments}
 
     def _next_created_at(self) -> datetime:
         """Now, or the last message's time if the clock went back: times never decrease."""

@@ -105,3 +105,21 @@ def test_a_profile_is_set_partly_and_cleared(store):
             await store.update_profile("99", {"bio": "x"})
 
     run(store, scenario())
+
+
+def test_known_attachment_ids_are_those_of_stored_messages_only(store):
+    """What the start-up sweep asks: of many ids (over a SQL query's batch), which are stored."""
+
+    async def scenario():
+        ann, bob = await users(store, "ann", "bob")
+        await store.add_message(ann, bob, "kept", [attachment(1), attachment(2)])
+        doomed = await store.add_message(ann, bob, "doomed", [attachment(3)])
+        late = await store.add_message(ann, bob, "late", [attachment(2_400)])
+        await store.delete_message(int(doomed.id))
+        asked = [attachment(n).id for n in range(2_500)]  # three SQL batches of at most 1,000
+        assert await store.known_attachment_ids(asked) == {attachment(n).id for n in (1, 2, 2_400)}
+        assert await store.known_attachment_ids([attachment(3).id, "f" * 32]) == set()
+        assert await store.known_attachment_ids([]) == set()
+        assert late.attachments[0].id in await store.known_attachment_ids([attachment(2_400).id])
+
+    run(store, scenario())
