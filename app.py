@@ -19,7 +19,7 @@ from ariadne.asgi import GraphQL
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from attachments import AttachmentFiles, attachment_routes, upload
+from attachments import AttachmentFiles, attachment_routes, sweep_orphaned_files, upload
 from auth import CONNECTION_VIEWER, VIEWER_UNKNOWN, bearer_token, connection_authenticator, user_for_token
 from connections import Connections
 from documents import DocumentCache
@@ -141,9 +141,20 @@ def create_app(settings: Settings | None = None) -> Starlette:
         http_handler=FastHTTPHandler(),
         websocket_handler=websocket_handler,
     )
+
+    async def sweep_at_start_up() -> None:
+        """Remove files left by a crash (see attachments.py); a failure is logged, never fatal."""
+        try:
+            await sweep_orphaned_files(attachment_files, store, settings.attachment_sweep_grace)
+        except Exception as error:
+            logging.getLogger("chat.attachments").warning(
+                "Could not sweep orphaned attachment files from %s: %s", settings.attachments_dir, error
+            )
+
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await store.open()
+        await sweep_at_start_up()
         if fanout is not None:
             await fanout.start(hub.publish, hub.publish_deletion)
         connections.close_all_on_shutdown_signals()

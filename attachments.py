@@ -7,6 +7,11 @@ into temporary files) and are copied into the directory only once every
 check has passed, so a refused or half-received upload leaves nothing there.
 The checks include the bytes themselves: a file declared `image/png` must
 begin like a PNG, one declared `text/plain` must be UTF-8 text.
+
+A process killed between writing a file and storing its message, or between
+deleting a message and removing its files, leaves a file no message names;
+`sweep_orphaned_files` removes those at start-up, once they are old enough
+that no other process can still be about to store their message.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ import logging
 import os
 import re
 import secrets
+import stat
+import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +53,8 @@ _ATTACHMENT_ID = re.compile(r"[0-9a-f]{32}")
 _CHUNK_SIZE = 256 * 1024
 # As much of a file as `filetype` looks at (some signatures sit past the first bytes).
 _HEAD_SIZE = 8192
+# Most file names the sweep asks the store about at once.
+_SWEEP_BATCH = 1000
 
 upload = ScalarType("Upload", serializer=serialize_upload, literal_parser=parse_upload_literal)
 
@@ -239,6 +248,71 @@ class AttachmentFiles:
                 self.path(attachment_id).unlink(missing_ok=True)
             except OSError:
                 logger.exception("Could not remove the file of attachment %s", attachment_id)
+
+    def old_files(self, older_than: float) -> list[str]:
+        """Ids of the regular files named like an attachment and last written before `older_than`.
+
+        Blocking (a directory listing): call it off the event loop. A missing directory has none.
+        """
+        try:
+            with os.scandir(self.directory) as listing:
+                entries = list(listing)
+        except FileNotFoundError:
+            return []
+        found = []
+        for entry in entries:
+            if not _ATTACHMENT_ID.fullmatch(entry.name):
+                continue
+            try:
+                written = entry.stat(follow_symlinks=False)
+                if stat.S_ISREG(written.st_mode) and written.st_mtime < older_than:
+                    found.append(entry.name)
+            except FileNotFoundError:
+                pass  # removed meanwhile (its message deleted by another process)
+        return found
+
+    def remove_orphans(self, attachment_ids: Sequence[str]) -> int:
+        """Delete these files (blocking: call it off the event loop); how many this call removed.
+
+        One already gone (another process swept it first) is not counted; one that
+        cannot be removed is logged and left.
+        """
+        removed = 0
+        for attachment_id in attachment_ids:
+            try:
+                self.path(attachment_id).unlink()
+                removed += 1
+            except FileNotFoundError:
+                pass
+            except OSError:
+                logger.exception("Could not remove the orphaned file of attachment %s", attachment_id)
+        return removed
+
+
+async def sweep_orphaned_files(files: AttachmentFiles, store: Store, grace: float) -> int:
+    """Remove the files no stored attachment names that were last written over `grace` seconds ago.
+
+    The grace period spares uploads another process (sharing the directory and
+    the database) has written but not yet recorded. `grace <= 0`: no sweep.
+    Returns how many files were removed.
+    """
+    if grace <= 0:
+        return 0
+    candidates = await to_thread.run_sync(files.old_files, time.time() - grace)
+    removed = 0
+    for start in range(0, len(candidates), _SWEEP_BATCH):
+        batch = candidates[start : start + _SWEEP_BATCH]
+        known = await store.known_attachment_ids(batch)
+        orphans = [attachment_id for attachment_id in batch if attachment_id not in known]
+        removed += await to_thread.run_sync(files.remove_orphans, orphans)
+    if removed:
+        logger.info(
+            "Removed %d orphaned attachment file(s) from %s (no message names them, older than %gs)",
+            removed,
+            files.directory,
+            grace,
+        )
+    return removed
 
 
 def _private(path: str, flags: int) -> int:

@@ -56,6 +56,9 @@ class Settings:
     max_attachments_per_message: int = 5
     # Content types an attachment may have, comma-separated.
     allowed_attachment_types: str = "image/png,image/jpeg,image/gif,image/webp,application/pdf,text/plain"
+    # At start-up, remove attachment files no stored message names once they are this many
+    # seconds old (younger ones may be uploads another process has yet to record); 0: never.
+    attachment_sweep_grace: float = 3600.0
     # Longest display name and bio in a profile, in characters (after trimming).
     max_display_name_length: int = 64
     max_bio_length: int = 500
