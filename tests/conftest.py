@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import re
 import shutil
@@ -10,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
@@ -42,9 +44,17 @@ ROOT = Path(__file__).resolve().parent.parent
 ISO_UTC_MILLIS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 
 
+# Every server the tests start, in this process or as a subprocess (which inherits the environment),
+# keeps its files here unless a test names its own directory: never in ./attachments, where a
+# developer's own server keeps its files and which each server sweeps of orphans when it starts.
+TEST_ATTACHMENTS_DIR = tempfile.mkdtemp(prefix="chat-tests-attachments-")
+os.environ["ATTACHMENTS_DIR"] = TEST_ATTACHMENTS_DIR
+atexit.register(shutil.rmtree, TEST_ATTACHMENTS_DIR, ignore_errors=True)
+
+
 def make_settings(**overrides: Any) -> Settings:
     """Settings for a server in the test process, which many servers share (so nothing process-wide)."""
-    return Settings(**{"freeze_startup_objects": False, **overrides})
+    return Settings(**{"freeze_startup_objects": False, "attachments_dir": TEST_ATTACHMENTS_DIR, **overrides})
 
 
 @pytest.fixture

@@ -11,8 +11,7 @@ import documents
 import limits
 from app import create_app, schema
 from documents import DocumentCache
-from settings import Settings
-from tests.conftest import create_user, gql
+from tests.conftest import create_user, gql, make_settings
 from tests.legacy_ws import LegacyClient
 from tests.operations import SUBSCRIBE, USER_ID
 
@@ -128,7 +127,7 @@ def test_a_syntax_error_is_not_cached_and_answers_each_time(client, calls):
 
 
 def test_a_cache_size_of_zero_turns_the_cache_off(calls):
-    with TestClient(create_app(Settings.from_env({"DOCUMENT_CACHE_SIZE": "0"}))) as client:
+    with TestClient(create_app(make_settings(document_cache_size=0))) as client:
         for _ in range(3):
             assert gql(client, USER_ID) == {"data": {"userId": None}}
     assert calls["parse"] == 3

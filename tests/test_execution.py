@@ -14,7 +14,7 @@ from app import create_app, schema
 from settings import Settings
 from store import MemoryStore, Message
 from subscriptions import Hub
-from tests.conftest import create_user, gql, send
+from tests.conftest import create_user, gql, make_settings, send
 from tests.legacy_ws import LegacyClient
 from tests.operations import SUBSCRIBE
 
@@ -35,7 +35,7 @@ def executors(monkeypatch) -> list[execution.SubscriptionExecutor]:
 
 def test_a_long_subscription_does_not_collect_or_keep_anything_per_event(executors):
     """graphql-core 3.3 alone re-collects the fields and keeps one more memo entry for every event."""
-    with TestClient(create_app()) as client:
+    with TestClient(create_app(make_settings())) as client:
         ann, bob = create_user(client, "ann"), create_user(client, "bob")
         with LegacyClient(client) as ws:
             ws.start("s", SUBSCRIBE, {"userId": bob})
@@ -90,7 +90,7 @@ def test_subscriptions_of_one_operation_share_its_field_collection(executors):
         "subscription ($userId: String, $yes: Boolean!) "
         "{ messages(userId: $userId) { content senderId @include(if: $yes) } }"
     )
-    with TestClient(create_app()) as client:
+    with TestClient(create_app(make_settings())) as client:
         ann, bob, cid = (create_user(client, name) for name in ("ann", "bob", "cid"))
         with LegacyClient(client) as ws:
             ws.start("bob", SUBSCRIBE, {"userId": bob})
@@ -121,7 +121,7 @@ def test_a_query_whose_fields_depend_on_its_variables_answers_each_request_by_it
         "{ messages(userId: $userId) { messages { content @skip(if: $withoutContent) "
         "senderId @include(if: $withSender) } } }"
     )
-    with TestClient(create_app()) as client:
+    with TestClient(create_app(make_settings())) as client:
         ann, bob = create_user(client, "ann"), create_user(client, "bob")
         send(client, ann, bob, "hello")
         answers = [

@@ -12,8 +12,7 @@ import websockets
 from starlette.testclient import TestClient
 
 from app import create_app
-from settings import Settings
-from tests.conftest import ThreadedServer, create_user, gql, send
+from tests.conftest import ThreadedServer, create_user, gql, make_settings, send
 from tests.legacy_ws import LegacyClient
 from tests.operations import SUBSCRIBE
 
@@ -51,9 +50,9 @@ def test_a_chunked_body_over_the_limit_gets_413(live):
 @pytest.mark.parametrize(
     ("settings", "error"),
     [
-        (Settings(), "Syntax Error: Source contains more than 65536 code points. Parsing aborted."),
+        (make_settings(), "Syntax Error: Source contains more than 65536 code points. Parsing aborted."),
         (
-            Settings(max_query_length=10**7),
+            make_settings(max_query_length=10**7),
             "Syntax Error: Document contains more than 2000 tokens. Parsing aborted.",
         ),
     ],
@@ -98,7 +97,7 @@ def test_aliases_over_the_limit_are_refused(client):
 
 
 def test_top_level_fields_over_the_limit_are_refused():
-    with TestClient(create_app(Settings(max_root_fields=3))) as client:
+    with TestClient(create_app(make_settings(max_root_fields=3))) as client:
         def fields(names):
             return "{ " + " ".join(f'{n}: userId(username: "x")' for n in names) + " }"
 
@@ -107,7 +106,7 @@ def test_top_level_fields_over_the_limit_are_refused():
 
 
 def test_depth_over_the_limit_is_refused_and_fragments_are_followed():
-    with TestClient(create_app(Settings(max_query_depth=2))) as client:
+    with TestClient(create_app(make_settings(max_query_depth=2))) as client:
         assert gql(client, 'mutation { createUser(username: "ann") { success } }')["data"]
         deep = '{ messages(userId: "1") { messages { content } } }'
         assert errors_of(client, deep) == ["Query is nested too deeply: the limit is 2 levels."]
@@ -186,7 +185,7 @@ def test_a_websocket_message_over_the_limit_closes_with_1009(live, subprotocol, 
 
 
 def test_connections_per_client_address_are_limited_when_set():
-    server = ThreadedServer(create_app(Settings(max_connections_per_client=2))).start()
+    server = ThreadedServer(create_app(make_settings(max_connections_per_client=2))).start()
 
     async def scenario():
         first = await websockets.connect(server.ws_url, subprotocols=["graphql-transport-ws"])

@@ -4,8 +4,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from app import create_app
-from settings import Settings
-from tests.conftest import create_user, gql, send
+from tests.conftest import create_user, gql, make_settings, send
 from tests.operations import MESSAGES
 
 
@@ -56,7 +55,7 @@ def test_longest_content_and_multiline_text_are_accepted(client, users):
 
 
 def test_content_limit_is_a_setting():
-    with TestClient(create_app(Settings(max_content_length=10))) as client:
+    with TestClient(create_app(make_settings(max_content_length=10))) as client:
         create_user(client, "ann")
         assert send(client, "1", "1", "x" * 10)["success"] is True
         assert send(client, "1", "1", "x" * 11)["errors"] == ["Content exceeds 10 characters"]

@@ -8,7 +8,7 @@ from hypothesis_graphql import Mode, from_schema
 from starlette.testclient import TestClient
 
 from app import SCHEMA_PATH, create_app
-from tests.conftest import create_user, gql, send
+from tests.conftest import create_user, gql, make_settings, send
 from tests.operations import MESSAGES
 
 SCHEMA = SCHEMA_PATH.read_text()
@@ -17,7 +17,7 @@ SCHEMA = SCHEMA_PATH.read_text()
 @pytest.fixture(scope="module")
 def seeded():
     """One server for all examples, holding data that no operation may damage."""
-    with TestClient(create_app(), raise_server_exceptions=False) as client:
+    with TestClient(create_app(make_settings()), raise_server_exceptions=False) as client:
         create_user(client, "ann")
         create_user(client, "bob")
         for n in range(5):

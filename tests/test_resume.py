@@ -24,7 +24,7 @@ from app import create_app, schema
 from settings import Settings
 from store import MemoryStore, Message
 from subscriptions import Hub, Subscription
-from tests.conftest import ISO_UTC_MILLIS, ThreadedServer, create_user, run_closing, send
+from tests.conftest import ISO_UTC_MILLIS, ThreadedServer, create_user, make_settings, run_closing, send
 from tests.conftest import gql as gql_post
 from tests.legacy_ws import LegacyClient
 from tests.operations import (
@@ -219,7 +219,7 @@ async def replay_while_others_send(server, subprotocol: str, rounds: int) -> Non
 @pytest.mark.parametrize("subprotocol", SUBPROTOCOLS)
 def test_messages_sent_during_the_replay_arrive_once_and_in_order_over_websocket(subprotocol, server_errors):
     """With 3-message pages the replay takes many store reads while the senders' requests interleave."""
-    server = ThreadedServer(create_app(Settings(max_page_size=3))).start()
+    server = ThreadedServer(create_app(make_settings(max_page_size=3))).start()
     try:
         asyncio.run(replay_while_others_send(server, subprotocol, rounds=5))
     finally:
@@ -437,7 +437,7 @@ async def vanish_during_replays(server, subprotocol: str, clients: int) -> None:
 
 @pytest.mark.parametrize("subprotocol", SUBPROTOCOLS)
 def test_clients_vanishing_during_a_replay_leave_no_subscription(subprotocol, server_errors):
-    server = ThreadedServer(create_app(Settings(max_page_size=2))).start()
+    server = ThreadedServer(create_app(make_settings(max_page_size=2))).start()
     try:
         asyncio.run(vanish_during_replays(server, subprotocol, clients=30))
         hub = server.app.state.hub

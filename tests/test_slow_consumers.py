@@ -16,8 +16,7 @@ from websockets.typing import Subprotocol
 from websockets.uri import parse_uri
 
 from app import create_app
-from settings import Settings
-from tests.conftest import ThreadedServer
+from tests.conftest import ThreadedServer, make_settings
 from tests.operations import CREATE_USER, SEND, SUBSCRIBE
 
 MESSAGES = 1000
@@ -112,7 +111,7 @@ def percentile(values: list[float], fraction: float) -> float:
 
 def test_a_stalled_subscriber_is_ended_and_nobody_waits_for_it(caplog):
     caplog.set_level(logging.INFO)
-    settings = Settings(subscription_queue_size=QUEUE_SIZE)
+    settings = make_settings(subscription_queue_size=QUEUE_SIZE)
     server = ThreadedServer(create_app(settings)).start()
     try:
         send_times, latencies, received = asyncio.run(scenario(server))
