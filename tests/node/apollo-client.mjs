@@ -8,7 +8,7 @@ import { getMainDefinition } from "@apollo/client/utilities/index.js";
 import { createClient } from "graphql-ws";
 import WebSocket from "ws";
 
-import { run } from "./library-flow.mjs";
+import { run } from "./tutorial-flow.mjs";
 
 function apolloClient({ url, wsUrl }) {
   const wsClient = createClient({ url: wsUrl, webSocketImpl: WebSocket, retryAttempts: 0 });

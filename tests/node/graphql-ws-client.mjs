@@ -2,9 +2,10 @@
 import { createClient } from "graphql-ws";
 import WebSocket from "ws";
 
-import { run } from "./tutorial-flow.mjs";
+import { postData, run } from "./tutorial-flow.mjs";
 
-function graphqlWsClient(wsUrl) {
+function graphqlWsClient({ url, wsUrl }) {
+  const post = postData(url);
   let socket = null;
   let connected;
   const ready = new Promise((resolve) => (connected = resolve));
@@ -21,11 +22,13 @@ function graphqlWsClient(wsUrl) {
     },
   });
   return {
+    mutate: post,
+    query: post,
     connect: () => ready,
     subprotocol: () => socket.protocol,
     subscribe: (query, onEvent) =>
       client.subscribe({ query }, { next: onEvent, error: (error) => onEvent({ clientError: String(error) }), complete: () => {} }),
-    execute: (query) =>
+    queryOverWebSocket: (query) =>
       new Promise((resolve, reject) => {
         let result;
         client.subscribe({ query }, { next: (value) => (result = value), error: reject, complete: () => resolve(result) });

@@ -3,17 +3,20 @@
 import subscriptionsTransportWs from "subscriptions-transport-ws";
 import WebSocket from "ws";
 
-import { run } from "./tutorial-flow.mjs";
+import { postData, run } from "./tutorial-flow.mjs";
 
 const { SubscriptionClient } = subscriptionsTransportWs;
 
-function legacyClient(wsUrl) {
+function legacyClient({ url, wsUrl }) {
+  const post = postData(url);
   const client = new SubscriptionClient(wsUrl, { reconnect: false }, WebSocket);
   const ready = new Promise((resolve, reject) => {
     client.onConnected(resolve);
     client.onError(reject);
   });
   return {
+    mutate: post,
+    query: post,
     connect: () => ready,
     subprotocol: () => client.client.protocol,
     subscribe: (query, onEvent) => {
@@ -22,7 +25,7 @@ function legacyClient(wsUrl) {
         .subscribe({ next: onEvent, error: (error) => onEvent({ clientError: String(error) }) });
       return () => subscription.unsubscribe();
     },
-    execute: (query) =>
+    queryOverWebSocket: (query) =>
       new Promise((resolve, reject) => {
         let result;
         client.request({ query }).subscribe({ next: (value) => (result = value), error: reject, complete: () => resolve(result) });

@@ -1,16 +1,37 @@
-// The tutorial's flow, driven from pytest (tests/test_npm_clients.py) through one npm client.
+// The tutorial's flow through one npm client, driven from pytest (tests/test_npm_clients.py).
 //
 // Reads {url, wsUrl, operations} as JSON on stdin, runs the flow with the client's
 // adapter, and prints what it observed as one JSON object on stdout; pytest asserts.
-// An adapter: {connect(), subprotocol(), subscribe(query, onEvent) -> unsubscribe,
-// execute(query) -> result, close()}, all on one WebSocket.
-
-import { readInput, waitFor } from "./flow-io.mjs";
+// An adapter, a thin layer over the client's own API:
+//   mutate(mutation, variables)      -> its answer, over HTTP
+//   query(query, variables)          -> its answer, over HTTP, never from a cache
+//   queryOverWebSocket(query)        -> its answer, on the subscriptions' socket
+//   subscribe(query, onEvent)        -> unsubscribe()
+//   close()                          -> resolves once sockets are closed
+//   connect(), subprotocol()         -> for clients that hold one socket open (optional)
+// Protocol clients (graphql-ws, subscriptions-transport-ws) post over HTTP with `postData`;
+// the libraries (Apollo Client, urql) with their own links and exchanges.
 
 const EVENT_TIMEOUT_MS = 5000;
+const FLOW_TIMEOUT_MS = 30000;
+const EXIT_TIMEOUT_MS = 5000;
 
-async function tutorialFlow({ url, operations }, client) {
-  const post = async (query, variables = {}) => {
+async function readInput() {
+  const chunks = [];
+  for await (const chunk of process.stdin) chunks.push(chunk);
+  return JSON.parse(Buffer.concat(chunks).toString("utf8"));
+}
+
+async function waitFor(condition, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition() && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+// POST an operation as JSON and answer its `data`, as a hand-written HTTP client does.
+export function postData(url) {
+  return async (query, variables = {}) => {
     const response = await fetch(url, {
       method: "POST",
       headers: { "content-type": "application/json" },
@@ -18,26 +39,33 @@ async function tutorialFlow({ url, operations }, client) {
     });
     return (await response.json()).data;
   };
-  const report = { users: [] };
-  for (const createUser of operations.createUsers) report.users.push(await post(createUser));
+}
 
-  await client.connect();
-  report.subprotocol = client.subprotocol();
+async function tutorialFlow({ operations }, client) {
+  const report = { users: [] };
+  for (const createUser of operations.createUsers) report.users.push(await client.mutate(createUser));
+  report.userId = await client.query(operations.userId);
+  if (client.connect) {
+    await client.connect();
+    report.subprotocol = client.subprotocol();
+  }
+
   const events = [];
   const unsubscribe = client.subscribe(operations.subscribe, (event) => events.push(event));
   // The server handles one socket's messages in order: once this answers,
-  // the subscription is registered.
-  report.beforeSending = await client.execute(operations.userId);
+  // the subscription sent before it on that socket is registered.
+  report.beforeSending = await client.queryOverWebSocket(operations.userId);
 
-  report.sentToSomeoneElse = await post(operations.send, { from: "1", to: "3", content: "not for user two" });
-  report.sent = await post(operations.sendHello);
+  report.sentToSomeoneElse = await client.mutate(operations.send, { from: "1", to: "3", content: "not for user two" });
+  report.sent = await client.mutate(operations.sendHello);
   await waitFor(() => events.length > 0, EVENT_TIMEOUT_MS);
   report.received = events.splice(0);
+  report.unknownRecipient = await client.mutate(operations.send, { from: "1", to: "99", content: "to nobody" });
 
   unsubscribe();
-  report.afterUnsubscribing = await client.execute(operations.userId);
-  report.sentAfterUnsubscribing = await post(operations.send, { from: "1", to: "2", content: "after unsubscribing" });
-  await client.execute(operations.userId);
+  report.afterUnsubscribing = await client.queryOverWebSocket(operations.userId);
+  report.sentAfterUnsubscribing = await client.mutate(operations.send, { from: "1", to: "2", content: "after unsubscribing" });
+  await client.queryOverWebSocket(operations.userId);
   await new Promise((resolve) => setTimeout(resolve, 300));
   report.receivedAfterUnsubscribing = events.splice(0);
   await client.close();
@@ -48,9 +76,14 @@ export async function run(makeClient) {
   const timer = setTimeout(() => {
     console.error("tutorial flow timed out");
     process.exit(2);
-  }, 30000);
+  }, FLOW_TIMEOUT_MS);
   const input = await readInput();
-  const report = await tutorialFlow(input, makeClient(input.wsUrl));
+  const report = await tutorialFlow(input, makeClient(input));
   clearTimeout(timer);
   process.stdout.write(JSON.stringify(report) + "\n");
+  // Once closed, nothing should keep Node running; if something does, say so and stop.
+  setTimeout(() => {
+    console.error("still running after close(): a socket or timer was left open");
+    process.exit(3);
+  }, EXIT_TIMEOUT_MS).unref();
 }

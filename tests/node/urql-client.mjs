@@ -6,7 +6,7 @@ import { cacheExchange, Client, fetchExchange, subscriptionExchange } from "@urq
 import { createClient } from "graphql-ws";
 import WebSocket from "ws";
 
-import { run } from "./library-flow.mjs";
+import { run } from "./tutorial-flow.mjs";
 
 function urqlClient({ url, wsUrl }) {
   const wsClient = createClient({ url: wsUrl, webSocketImpl: WebSocket, retryAttempts: 0 });
