@@ -492,7 +492,13 @@ class SqlStore:
         """
         if not self._schema_ready:
             await self._prepare_schema(attempts)
-        connection = await self._connect(self._engine if write else self._reader, attempts)
+        async with self._begin(self._engine if write else self._reader, attempts) as connection:
+            yield connection
+
+    @asynccontextmanager
+    async def _begin(self, engine: AsyncEngine, attempts: int | None) -> AsyncIterator[AsyncConnection]:
+        """`_transaction` without the schema check: connect, begin, and say when the database is away."""
+        connection = await self._connect(engine, attempts)
         try:
             async with connection.begin():
                 yield connection
@@ -536,30 +542,22 @@ class SqlStore:
         async with self._schema_lock:
             if self._schema_ready:
                 return
-            connection = await self._connect(self._engine, attempts)
-            try:
-                async with connection.begin():
-                    if self._postgres:
-                        await connection.execute(select(func.pg_advisory_xact_lock(SCHEMA_LOCK)))
-                    await connection.run_sync(metadata.create_all)
-                    version = await connection.scalar(select(schema_version.c.version))
-                    if version is None:
-                        await connection.execute(insert(schema_version).values(version=SCHEMA_VERSION))
-                    elif version > SCHEMA_VERSION:
-                        raise SchemaTooNew(
-                            f"The database {self.description} has schema version {version}; "
-                            f"this server knows versions up to {SCHEMA_VERSION}: upgrade the server"
-                        )
-                    else:
-                        for step in range(version, SCHEMA_VERSION):
-                            await MIGRATIONS[step](connection)
-                        await connection.execute(update(schema_version).values(version=SCHEMA_VERSION))
-            except Exception as error:
-                if not _is_unavailable(error):
-                    raise
-                raise self._unavailable(error) from error
-            finally:
-                await _release(connection)
+            async with self._begin(self._engine, attempts) as connection:
+                if self._postgres:
+                    await connection.execute(select(func.pg_advisory_xact_lock(SCHEMA_LOCK)))
+                await connection.run_sync(metadata.create_all)
+                version = await connection.scalar(select(schema_version.c.version))
+                if version is None:
+                    await connection.execute(insert(schema_version).values(version=SCHEMA_VERSION))
+                elif version > SCHEMA_VERSION:
+                    raise SchemaTooNew(
+                        f"The database {self.description} has schema version {version}; "
+                        f"this server knows versions up to {SCHEMA_VERSION}: upgrade the server"
+                    )
+                else:
+                    for step in range(version, SCHEMA_VERSION):
+                        await MIGRATIONS[step](connection)
+                    await connection.execute(update(schema_version).values(version=SCHEMA_VERSION))
             self._schema_ready = True
 
 
