@@ -93,8 +93,6 @@ async def check_uploads(
     Callers skip it when there are no uploads (most messages), so a plain message pays nothing.
     """
     errors: list[str] = []
-    if not uploads:
-        return [], errors
     if len(uploads) > settings.max_attachments_per_message:
         most = settings.max_attachments_per_message
         errors.append(f"Too many attachments: {len(uploads)}; at most {most} per message")
