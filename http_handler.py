@@ -46,9 +46,12 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import json_codec
+from plans import Plans
 
 logger = logging.getLogger("chat.http")
 
+# Compiled operations, shared by every app in the process (entries are per schema).
+plans = Plans(size=256)
 _JSON_HEADERS = [(b"content-type", b"application/json")]
 
 
@@ -162,14 +165,17 @@ class FastHTTPHandler(GraphQLHTTPHandler):
                 validate_operation_is_query(document, operation_name)
             else:
                 validate_operation_is_not_subscription(document, operation_name)
-            result = execute(
-                self.schema,
-                document,
-                context_value=context_value,
-                variable_values=variables,
-                operation_name=operation_name,
-                **get_execution_context_class_kwargs(self.execution_context_class),
-            )
+            plan = plans.get(self.schema, document, operation_name)
+            result = plan.run(context_value, variables) if plan is not None else None
+            if result is None:  # no plan, or variables that do not coerce: graphql-core words it
+                result = execute(
+                    self.schema,
+                    document,
+                    context_value=context_value,
+                    variable_values=variables,
+                    operation_name=operation_name,
+                    **get_execution_context_class_kwargs(self.execution_context_class),
+                )
             if isawaitable(result):
                 result = await result
         except GraphQLError as error:

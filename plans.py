@@ -1,0 +1,532 @@
+"""Execution plans: queries and mutations run without graphql-core's general executor.
+
+graphql-core executes a request by walking the document and the schema
+anew: it finds the operation, collects the fields, looks up each field's
+definition, builds a resolve info and a path for every field, and checks
+every value against its type in general terms. For a small query that is
+three quarters of the server's own work. The document cache hands every
+client sending the same text the same parsed document, so that walk can be
+done once: a `Plan` is the operation compiled against the schema, a tree of
+`FieldPlan`s that knows each field's resolver, arguments and how to complete
+its value, and running it does only the per-request part.
+
+Plans cover what clients of this API send: fields (with aliases and
+`__typename`) of object, list, non-null, scalar and enum types, arguments as
+literals or variables. Anything else (fragments, directives, introspection,
+abstract types, subscriptions) gets no plan and runs on graphql-core, as do
+requests whose variables do not coerce (graphql-core then words the errors).
+A plan answers as graphql-core would: the same resolvers with the same
+arguments and resolve info, values completed by the same type methods, and
+the same errors at the same paths with the same null propagation. Fields run
+one after another (mutations must; for queries the spec allows it).
+`tests/test_plans.py` runs every operation both ways and compares.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from inspect import isawaitable
+from typing import Any
+
+from ariadne.resolvers import resolve_to
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    FieldNode,
+    GraphQLError,
+    GraphQLField,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLResolveInfo,
+    GraphQLSchema,
+    ListValueNode,
+    ObjectValueNode,
+    OperationDefinitionNode,
+    OperationType,
+    ValueNode,
+    VariableNode,
+    get_argument_values,
+    is_leaf_type,
+    is_non_null_type,
+    is_object_type,
+    located_error,
+)
+from graphql.execution.values import VariableValues, get_variable_values
+from graphql.pyutils import Path, Undefined, inspect, is_iterable
+from graphql.pyutils.is_awaitable import is_awaitable as default_is_awaitable
+from graphql.type.definition import GraphQLResolveInfoHelpers
+
+# Values resolvers return most; checked by type before the general (slower) awaitable test.
+_PLAIN = frozenset({str, int, float, bool, type(None), dict, list, tuple})
+_NO_VARIABLES = VariableValues({}, {})
+# Ariadne's `resolve_to(name)` reads one attribute (or key), as the default resolver does.
+_RESOLVE_TO_CODE = resolve_to("_").__code__
+
+
+def _is_awaitable(value: Any) -> bool:
+    return type(value) not in _PLAIN and isawaitable(value)
+
+
+def _track(values: Iterable[Any]) -> None:
+    """`info.async_helpers.track`: settle awaitables a resolver leaves behind, in the background."""
+    awaitables = [value for value in values if _is_awaitable(value)]
+    if awaitables:
+        future = asyncio.gather(*awaitables, return_exceptions=True)
+        _settling.add(future)
+        future.add_done_callback(_settling.discard)
+
+
+_settling: set[asyncio.Future] = set()
+_HELPERS = GraphQLResolveInfoHelpers(lambda values: asyncio.gather(*values), _track)
+
+
+class Unplannable(Exception):
+    """The operation uses something plans do not cover; graphql-core runs it."""
+
+
+class Run:
+    """One request's state: what resolvers see besides their source, and the errors so far."""
+
+    __slots__ = ("context", "errors", "plan", "variables")
+
+    def __init__(self, plan: Plan, context: Any, variables: VariableValues) -> None:
+        self.plan = plan
+        self.context = context
+        self.variables = variables
+        self.errors: list[GraphQLError] = []
+
+
+class FieldPlan:
+    """One field of a selection: how to resolve it and complete its value."""
+
+    __slots__ = (
+        "attribute",
+        "complete",
+        "field_def",
+        "key",
+        "name",
+        "nodes",
+        "non_null",
+        "parent_type",
+        "resolve",
+        "static_args",
+        "typename",
+        "variable_args",
+    )
+
+    def __init__(self, schema: GraphQLSchema, parent_type: GraphQLObjectType, node: FieldNode) -> None:
+        if node.directives:
+            raise Unplannable("directive")
+        self.key = node.alias.value if node.alias else node.name.value
+        self.name = node.name.value
+        self.nodes = [node]
+        self.parent_type = parent_type
+        self.typename = parent_type.name
+        if self.name == "__typename":
+            self.field_def = None
+            self.non_null = True
+            return
+        if self.name.startswith("__"):
+            raise Unplannable("introspection")
+        field_def = parent_type.fields.get(self.name)
+        if field_def is None:
+            raise Unplannable("unknown field")
+        self.field_def: GraphQLField | None = field_def
+        self.non_null = is_non_null_type(field_def.type)
+        self.resolve = field_def.resolve
+        self.attribute = self.name
+        if self.resolve is not None and self.resolve.__code__ is _RESOLVE_TO_CODE:
+            closure = self.resolve.__closure__ or ()
+            names = [cell.cell_contents for cell in closure if isinstance(cell.cell_contents, str)]
+            if len(names) == 1 and "." not in names[0]:
+                self.resolve, self.attribute = None, names[0]
+        self.static_args, self.variable_args = _plan_arguments(field_def, node)
+        self.complete = _completer(schema, self, field_def.type)
+
+    def info(self, run: Run, path: Path) -> GraphQLResolveInfo:
+        plan = run.plan
+        return GraphQLResolveInfo(
+            self.name,
+            self.nodes,
+            self.field_def.type,
+            self.parent_type,
+            path,
+            plan.schema,
+            {},
+            None,
+            plan.operation,
+            run.variables,
+            run.context,
+            default_is_awaitable,
+            None,
+            _HELPERS,
+        )
+
+    def arguments(self, run: Run) -> dict[str, Any]:
+        if self.variable_args is None:
+            return self.static_args
+        coerced = run.variables.coerced
+        args = {}
+        for out_name, variable, nullable in self.variable_args:
+            value = coerced.get(variable, Undefined)
+            if value is Undefined or (value is None and not nullable):
+                break  # absent, or null where it may not be: graphql-core's rules (defaults, errors)
+            args[out_name] = value
+        else:
+            if self.variable_args:
+                return args
+        return get_argument_values(self.field_def, self.nodes[0], run.variables)
+
+    def run(self, run: Run, source: Any, parent_path: Path | None) -> Any:
+        """The field's completed value (or an awaitable of it); a located error for a non-null one."""
+        if self.field_def is None:
+            return self.typename
+        path = Path(parent_path, self.key, self.typename)
+        try:
+            if self.resolve is None:
+                value = (
+                    source.get(self.attribute)
+                    if isinstance(source, Mapping)
+                    else getattr(source, self.attribute, None)
+                )
+                if callable(value):
+                    value = value(self.info(run, path), **self.arguments(run))
+            else:
+                value = self.resolve(source, self.info(run, path), **self.arguments(run))
+            if _is_awaitable(value):
+                return self._complete_later(run, path, value)
+            completed = self.complete(run, path, value)
+            if _is_awaitable(completed):
+                return self._await_completed(run, path, completed)
+            return completed
+        except Exception as error:
+            return self.failed(run, path, error)
+
+    def failed(self, run: Run, path: Path, error: Exception) -> None:
+        located = located_error(error, self.nodes, path.as_list())
+        if self.non_null:
+            raise located
+        run.errors.append(located)
+
+    async def _complete_later(self, run: Run, path: Path, value: Awaitable[Any]) -> Any:
+        try:
+            completed = self.complete(run, path, await value)
+            if _is_awaitable(completed):
+                completed = await completed
+            return completed
+        except Exception as error:
+            return self.failed(run, path, error)
+
+    async def _await_completed(self, run: Run, path: Path, completed: Awaitable[Any]) -> Any:
+        try:
+            return await completed
+        except Exception as error:
+            return self.failed(run, path, error)
+
+
+def _plan_arguments(
+    field_def: GraphQLField, node: FieldNode
+) -> tuple[dict[str, Any], list[tuple[str, str, bool]] | None]:
+    """Arguments known from the document alone, and those read from variables on each request.
+
+    A variable used other than as an argument's whole value, or an argument
+    left out that has a default, makes graphql-core's `get_argument_values`
+    do the work on each request (`variable_args` is then empty, never None).
+    """
+    given = {argument.name.value: argument.value for argument in node.arguments or []}
+    variable_names = {
+        name: value.name.value for name, value in given.items() if isinstance(value, VariableNode)
+    }
+    if not variable_names and not any(_uses_variables(value) for value in given.values()):
+        try:
+            return get_argument_values(field_def, node, _NO_VARIABLES), None
+        except GraphQLError as error:
+            raise Unplannable("argument") from error
+    defaults_left_out = any(
+        name not in given and argument.default_value is not Undefined
+        for name, argument in field_def.args.items()
+    )
+    if defaults_left_out or len(variable_names) != len(given):
+        return {}, []
+    variable_args = [
+        (field_def.args[name].out_name or name, variable, not is_non_null_type(field_def.args[name].type))
+        for name, variable in variable_names.items()
+    ]
+    return {}, variable_args
+
+
+def _uses_variables(value_node: ValueNode) -> bool:
+    if isinstance(value_node, VariableNode):
+        return True
+    if isinstance(value_node, ListValueNode):
+        return any(_uses_variables(item) for item in value_node.values)
+    if isinstance(value_node, ObjectValueNode):
+        return any(_uses_variables(field.value) for field in value_node.fields)
+    return False
+
+
+Completer = Callable[[Run, Path, Any], Any]
+
+
+def _completer(schema: GraphQLSchema, field: FieldPlan, type_: GraphQLOutputType) -> Completer:
+    """graphql-core's `complete_value` for one field's type, decided once."""
+    if isinstance(type_, GraphQLNonNull):
+        inner = _completer(schema, field, type_.of_type)
+        message = f"Cannot return null for non-nullable field {field.typename}.{field.name}."
+
+        def complete_non_null(run: Run, path: Path, value: Any) -> Any:
+            completed = inner(run, path, value)
+            if completed is None:
+                raise TypeError(message)
+            return completed
+
+        return complete_non_null
+
+    if isinstance(type_, GraphQLList):
+        return _list_completer(schema, field, type_)
+
+    if is_leaf_type(type_):
+        coerce = type_.coerce_output_value
+
+        def complete_leaf(_run: Run, _path: Path, value: Any) -> Any:
+            if isinstance(value, Exception):
+                raise value
+            if value is None or value is Undefined:
+                return None
+            coerced = coerce(value)
+            if coerced is Undefined or coerced is None:
+                raise TypeError(
+                    f"Expected `{inspect(type_)}.coerce_output_value({inspect(value)})`"
+                    f" to return non-nullable value, returned: {inspect(coerced)}"
+                )
+            return coerced
+
+        return complete_leaf
+
+    if is_object_type(type_) and type_.is_type_of is None:
+        node = field.nodes[0]
+        if node.selection_set is None:
+            raise Unplannable("object without selection")
+        sub_fields = _plan_selection(schema, type_, node)
+
+        def complete_object(run: Run, path: Path, value: Any) -> Any:
+            if isinstance(value, Exception):
+                raise value
+            if value is None or value is Undefined:
+                return None
+            return _execute_fields(run, sub_fields, value, path)
+
+        return complete_object
+
+    raise Unplannable(f"type {type_}")
+
+
+def _list_completer(schema: GraphQLSchema, field: FieldPlan, type_: GraphQLList) -> Completer:
+    item_type = type_.of_type
+    complete_item = _completer(schema, field, item_type)
+    item_non_null = is_non_null_type(item_type)
+    message = f"Expected Iterable, but did not find one for field '{field.typename}.{field.name}'."
+
+    def item_failed(run: Run, item_path: Path, error: Exception) -> None:
+        located = located_error(error, field.nodes, item_path.as_list())
+        if item_non_null:
+            raise located
+        run.errors.append(located)
+
+    def complete_one(run: Run, item_path: Path, item: Any) -> Any:
+        try:
+            if _is_awaitable(item):
+                return complete_later(run, item_path, item)
+            done = complete_item(run, item_path, item)
+            if _is_awaitable(done):
+                return complete_later(run, item_path, done, completed=True)
+            return done
+        except Exception as error:
+            return item_failed(run, item_path, error)
+
+    async def complete_later(run: Run, item_path: Path, item: Any, completed: bool = False) -> Any:
+        try:
+            done = await item if completed else complete_item(run, item_path, await item)
+            return await done if _is_awaitable(done) else done
+        except Exception as error:
+            return item_failed(run, item_path, error)
+
+    async def complete_async_iterable(run: Run, path: Path, value: Any) -> list[Any]:
+        items = [item async for item in value]
+        completed = complete_items(run, path, items)
+        return await completed if _is_awaitable(completed) else completed
+
+    def complete_items(run: Run, path: Path, items: Iterable[Any]) -> Any:
+        completed = []
+        waiting = []
+        for index, item in enumerate(items):
+            done = complete_one(run, Path(path, index, None), item)
+            if _is_awaitable(done):
+                waiting.append(index)
+            completed.append(done)
+        return _await_values(completed, waiting) if waiting else completed
+
+    def complete_list(run: Run, path: Path, value: Any) -> Any:
+        if isinstance(value, Exception):
+            raise value
+        if value is None or value is Undefined:
+            return None
+        if hasattr(value, "__aiter__"):
+            return complete_async_iterable(run, path, value)
+        if not is_iterable(value):
+            raise GraphQLError(message)
+        return complete_items(run, path, value)
+
+    return complete_list
+
+
+def _plan_selection(schema: GraphQLSchema, parent_type: GraphQLObjectType, node: Any) -> list[FieldPlan]:
+    fields = []
+    keys = set()
+    for selection in node.selection_set.selections:
+        if not isinstance(selection, FieldNode):
+            raise Unplannable("fragment")
+        field = FieldPlan(schema, parent_type, selection)
+        if field.key in keys:
+            raise Unplannable("repeated response key")  # graphql-core merges them
+        keys.add(field.key)
+        fields.append(field)
+    return fields
+
+
+def _execute_fields(run: Run, fields: list[FieldPlan], source: Any, path: Path | None) -> Any:
+    """An object's completed fields, or an awaitable of them when a resolver was asynchronous.
+
+    Every field's resolver is called before any is awaited, as graphql-core does.
+    """
+    data: dict[str, Any] = {}
+    waiting = []
+    for field in fields:
+        value = field.run(run, source, path)
+        if _is_awaitable(value):
+            waiting.append(field.key)
+        data[field.key] = value
+    return _await_values(data, waiting) if waiting else data
+
+
+async def _await_values(values: Any, waiting: list[Any]) -> Any:
+    """`values` (a dict or a list) with the awaitables at `waiting` replaced by their results, in order.
+
+    When one fails (a null that propagates), those not yet awaited are discarded.
+    """
+    for position, index in enumerate(waiting):
+        try:
+            values[index] = await values[index]
+        except BaseException:
+            for later in waiting[position + 1 :]:
+                _discard(values[later])
+            raise
+    return values
+
+
+def _discard(awaitable: Any) -> None:
+    close = getattr(awaitable, "close", None) or getattr(awaitable, "cancel", None)
+    if close is not None:
+        close()
+
+
+async def _execute_serially(run: Run, fields: list[FieldPlan], source: Any) -> dict[str, Any]:
+    """A mutation's root fields: each resolved and completed before the next one starts."""
+    data: dict[str, Any] = {}
+    for field in fields:
+        value = field.run(run, source, None)
+        data[field.key] = await value if _is_awaitable(value) else value
+    return data
+
+
+class Plan:
+    """One operation of a document, compiled against a schema; run once per request."""
+
+    def __init__(self, schema: GraphQLSchema, operation: OperationDefinitionNode) -> None:
+        if operation.operation not in (OperationType.QUERY, OperationType.MUTATION) or operation.directives:
+            raise Unplannable("operation")
+        root_type = schema.get_root_type(operation.operation)
+        if root_type is None:
+            raise Unplannable("no root type")
+        self.schema = schema
+        self.operation = operation
+        self.root_type = root_type
+        self.fields = _plan_selection(schema, root_type, operation)
+        self.serially = operation.operation is OperationType.MUTATION
+
+    def run(self, context: Any, raw_variables: dict[str, Any] | None) -> Any:
+        """The result (or an awaitable of it); None when the variables do not coerce."""
+        definitions = self.operation.variable_definitions
+        if definitions or raw_variables:
+            variables = get_variable_values(
+                self.schema, definitions or (), raw_variables or {}, max_errors=50
+            )
+            if isinstance(variables, list):
+                return None
+        else:
+            variables = _NO_VARIABLES
+        run = Run(self, context, variables)
+        try:
+            if self.serially:
+                data = _execute_serially(run, self.fields, None)
+            else:
+                data = _execute_fields(run, self.fields, None, None)
+        except GraphQLError as error:
+            run.errors.append(error)
+            return ExecutionResult(None, run.errors)
+        if _is_awaitable(data):
+            return self._finish(run, data)
+        return ExecutionResult(data, run.errors or None)
+
+    async def _finish(self, run: Run, data: Awaitable[dict[str, Any]]) -> ExecutionResult:
+        try:
+            return ExecutionResult(await data, run.errors or None)
+        except GraphQLError as error:
+            run.errors.append(error)
+            return ExecutionResult(None, run.errors)
+
+
+class Plans:
+    """Plans by schema, document and operation name; None where graphql-core must run the request.
+
+    Bounded: beyond `size` entries the oldest is forgotten. Entries hold the
+    schema and the document, so their ids, the key, stay theirs. A hit takes
+    no lock; servers in threads of one process (the tests) share it.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: dict[tuple[int, int, str | None], tuple[Any, Any, Plan | None]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, schema: GraphQLSchema, document: DocumentNode, operation_name: str | None) -> Plan | None:
+        key = (id(schema), id(document), operation_name)
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] is schema and entry[1] is document:
+            return entry[2]
+        plan = _compile(schema, document, operation_name)
+        with self._lock:
+            self._entries[key] = (schema, document, plan)
+            while len(self._entries) > self.size:
+                del self._entries[next(iter(self._entries))]
+        return plan
+
+
+def _compile(schema: GraphQLSchema, document: DocumentNode, operation_name: str | None) -> Plan | None:
+    operations = [node for node in document.definitions if isinstance(node, OperationDefinitionNode)]
+    if len(operations) != len(document.definitions):
+        return None  # fragments
+    if operation_name is None:
+        chosen = operations if len(operations) == 1 else []
+    else:
+        chosen = [node for node in operations if node.name and node.name.value == operation_name]
+    if len(chosen) != 1:
+        return None  # graphql-core words the error
+    try:
+        return Plan(schema, chosen[0])
+    except (Unplannable, RecursionError):
+        return None

@@ -1,0 +1,434 @@
+"""A plan answers every operation exactly as graphql-core's executor does, and serves what clients send.
+
+Each operation runs twice on a schema built to reach every case a plan
+handles (resolvers that fail, nulls where the type forbids them, values a
+scalar rejects, lists of every kind, asynchronous resolvers and list items,
+arguments from literals, variables and defaults, aliases, `__typename`,
+mutations in order), once through graphql-core and once through its plan,
+and the two results must be equal: data, and errors with their messages,
+locations and paths. The app's own operations are compared over HTTP in
+tests/test_http_fast_path.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from inspect import isawaitable
+from typing import Any
+
+import pytest
+from ariadne import EnumType, MutationType, ObjectType, QueryType, make_executable_schema
+from graphql import GraphQLResolveInfo, execute, parse, validate
+
+from app import schema as app_schema
+from plans import Plans
+from tests import operations
+
+SDL = """
+enum Color { RED GREEN }
+input Filter { name: String, tags: [String!], limit: Int = 3 }
+type Item {
+  id: ID!
+  name: String
+  color: Color
+  tags: [String!]
+  looseTags: [String]
+  strictName: String!
+  brokenName: String!
+  maybe: Item
+  deep: Item!
+  price: Float
+  count: Int
+  lazy(times: Int = 2): String
+  displayName: String
+  parentName: String
+  whoAsks: String
+}
+type Query {
+  item(id: ID!): Item
+  items(filter: Filter, first: Int): [Item]
+  strictItems: [Item!]!
+  asyncItem(id: ID!): Item
+  asyncItems: [Item]
+  awaitableItems: [Item!]
+  streamed: [String]
+  echo(text: String, number: Int, flag: Boolean, color: Color, list: [Int], filter: Filter,
+       float: Float, camelArg: String, required: String!): String
+  failing: String
+  failingNonNull: String!
+  asyncFailing: String
+  badInt: Int
+  notAList: [String]
+  nested: Item!
+  exceptionValue: String
+}
+type Mutation {
+  record(label: String!): [String]
+  asyncRecord(label: String!): String
+  failRecord(label: String!): String!
+}
+"""
+
+
+class Thing:
+    """An object source (the default resolver reads attributes; a callable one is called)."""
+
+    def __init__(self, id_: str, name: str | None, tags: list[Any] | None = None) -> None:
+        self.id = id_
+        self.name = name
+        self.tags = tags
+        self.loose_tags = tags
+        self.display_name = f"The {name}"
+        self.color = "RED"
+        self.price = 2.5
+        self.count = "7"
+        self.strict_name = name
+
+    def lazy(self, info: GraphQLResolveInfo, times: int) -> str:
+        return f"{self.name}x{times} at {info.path.as_list()}"
+
+
+def thing(id_: str) -> Any:
+    """Every other item is a dict, so both ways of reading a source are exercised."""
+    if id_ == "missing":
+        return None
+    if int(id_) % 2:
+        return Thing(id_, f"thing {id_}", ["a", "b"] if id_ != "3" else ["a", None, "c"])
+    return {"id": id_, "name": None, "tags": ["x"], "looseTags": [None], "color": "GREEN", "count": 3.5}
+
+
+query, mutation, item = QueryType(), MutationType(), ObjectType("Item")
+calls: list[str] = []
+
+
+@query.field("item")
+def resolve_item(_: Any, __: Any, id: str) -> Any:
+    return thing(id)
+
+
+@query.field("items")
+def resolve_items(_: Any, __: Any, filter: dict | None = None, first: int | None = None) -> list:
+    return [thing(str(n)) for n in range(1, (first or 4) + 1)] + [None]
+
+
+@query.field("strictItems")
+def resolve_strict_items(*_: Any) -> list:
+    return [thing("1"), None, thing("3")]
+
+
+@query.field("asyncItem")
+async def resolve_async_item(_: Any, __: Any, id: str) -> Any:
+    await asyncio.sleep(0)
+    return thing(id)
+
+
+@query.field("asyncItems")
+async def resolve_async_items(*_: Any) -> list:
+    return [thing("1"), thing("2")]
+
+
+@query.field("awaitableItems")
+def resolve_awaitable_items(*_: Any) -> list:
+    async def later(id_: str) -> Any:
+        await asyncio.sleep(0)
+        if id_ == "boom":
+            raise ValueError("item failed")
+        return thing(id_)
+
+    return [later("1"), later("2"), later("missing")]
+
+
+@query.field("streamed")
+def resolve_streamed(*_: Any) -> Any:
+    async def words():
+        for word in ("one", "two"):
+            yield word
+
+    return words()
+
+
+@query.field("echo")
+def resolve_echo(_: Any, info: GraphQLResolveInfo, **args: Any) -> str:
+    return f"{info.field_name} {info.path.as_list()} {sorted(args.items(), key=str)}"
+
+
+@query.field("failing")
+def resolve_failing(*_: Any) -> str:
+    raise RuntimeError("this field failed")
+
+
+@query.field("failingNonNull")
+def resolve_failing_non_null(*_: Any) -> None:
+    return None
+
+
+@query.field("asyncFailing")
+async def resolve_async_failing(*_: Any) -> str:
+    raise KeyError("async failure")
+
+
+@query.field("badInt")
+def resolve_bad_int(*_: Any) -> str:
+    return "not a number"
+
+
+@query.field("notAList")
+def resolve_not_a_list(*_: Any) -> int:
+    return 5
+
+
+@query.field("nested")
+def resolve_nested(*_: Any) -> Any:
+    return thing("1")
+
+
+@query.field("exceptionValue")
+def resolve_exception_value(*_: Any) -> Exception:
+    return ValueError("returned, not raised")
+
+
+@item.field("brokenName")
+def resolve_broken_name(*_: Any) -> None:
+    return None
+
+
+@item.field("maybe")
+def resolve_maybe(source: Any, *_: Any) -> Any:
+    return thing("2") if isinstance(source, Thing) else None
+
+
+@item.field("deep")
+def resolve_deep(source: Any, *_: Any) -> Any:
+    return thing("1") if isinstance(source, dict) else {"id": None}
+
+
+@item.field("parentName")
+def resolve_parent_name(source: Any, info: GraphQLResolveInfo) -> str:
+    return f"{info.parent_type.name}.{info.field_name} {info.return_type} {len(info.field_nodes)}"
+
+
+@item.field("whoAsks")
+def resolve_who_asks(_: Any, info: GraphQLResolveInfo) -> str:
+    return f"{info.context['viewer']} {info.operation.operation.value} {info.variable_values.coerced}"
+
+
+@mutation.field("record")
+def resolve_record(_: Any, __: Any, label: str) -> list[str]:
+    calls.append(label)
+    return list(calls)
+
+
+@mutation.field("asyncRecord")
+async def resolve_async_record(_: Any, __: Any, label: str) -> str:
+    await asyncio.sleep(0)
+    calls.append(label)
+    return ",".join(calls)
+
+
+@mutation.field("failRecord")
+def resolve_fail_record(_: Any, __: Any, label: str) -> None:
+    calls.append(label)
+    return None
+
+
+schema = make_executable_schema(
+    SDL, query, mutation, item, EnumType("Color", {"RED": "RED", "GREEN": "GREEN"}), convert_names_case=True
+)
+
+ITEM_FIELDS = "id name color tags looseTags price count displayName lazy parentName whoAsks"
+
+# (name, operation, variables, operation name): each must get a plan and answer as graphql-core does.
+CASES: list[tuple[str, str, dict[str, Any] | None, str | None]] = [
+    ("scalars of an object source", f'{{ item(id: "1") {{ {ITEM_FIELDS} }} }}', None, None),
+    ("scalars of a dict source", f'{{ item(id: "2") {{ {ITEM_FIELDS} }} }}', None, None),
+    ("missing object", '{ item(id: "missing") { id } }', None, None),
+    (
+        "aliases and __typename",
+        '{ a: item(id: "1") { __typename x: id y: name } b: echo(required: "r") }',
+        None,
+        None,
+    ),
+    ("float coerced to Int fails", '{ item(id: "2") { count } }', None, None),
+    ("argument default and override", '{ item(id: "1") { lazy a: lazy(times: 5) } }', None, None),
+    ("null in a list of non-null", '{ item(id: "3") { tags looseTags } }', None, None),
+    ("null item in a nullable list", '{ item(id: "2") { looseTags } }', None, None),
+    ("non-null field null: propagates to the parent", '{ item(id: "1") { id brokenName name } }', None, None),
+    ("non-null object null: propagates two levels", '{ item(id: "1") { deep { deep { id } } } }', None, None),
+    ("non-null root field null: no data at all", '{ echo(required: "r") failingNonNull }', None, None),
+    ("nested nullable objects", '{ item(id: "1") { maybe { id maybe { id } deep { name } } } }', None, None),
+    ("list with a null and objects", "{ items { id name } }", None, None),
+    ("list of non-null objects with a null", "{ strictItems { id } }", None, None),
+    ("resolver raises", '{ failing echo(required: "after") }', None, None),
+    ("async resolver raises", "{ asyncFailing failing }", None, None),
+    ("scalar rejects the value", "{ badInt }", None, None),
+    ("not a list", "{ notAList }", None, None),
+    ("resolver returns an exception", "{ exceptionValue }", None, None),
+    ("async resolvers", '{ asyncItem(id: "1") { id name maybe { id } } asyncItems { id } }', None, None),
+    ("awaitable list items", "{ awaitableItems { id name } }", None, None),
+    ("async iterable as a list", "{ streamed }", None, None),
+    ("non-null root object", "{ nested { id strictName deep { id } } }", None, None),
+    (
+        "literal arguments of every kind",
+        '{ echo(text: "t", number: 3, flag: true, color: GREEN, list: [1, 2], float: 1,'
+        ' filter: {name: "n", tags: ["a"]}, camelArg: "c", required: "r") }',
+        None,
+        None,
+    ),
+    (
+        "variables as whole arguments",
+        "query Q($t: String, $n: Int, $f: Boolean, $c: Color, $l: [Int], $fl: Filter, $r: String!) {"
+        " echo(text: $t, number: $n, flag: $f, color: $c, list: $l, filter: $fl, required: $r) }",
+        {"t": "x", "n": 4, "f": False, "c": "RED", "l": [5], "fl": {"name": "n"}, "r": "r"},
+        None,
+    ),
+    (
+        "variables left out and null",
+        "query ($t: String, $n: Int, $r: String!) { echo(text: $t, number: $n, required: $r) }",
+        {"n": None, "r": "r"},
+        None,
+    ),
+    (
+        "a variable with a default",
+        'query ($t: String = "fallback", $r: String!) { echo(text: $t, required: $r) }',
+        {"r": "r"},
+        None,
+    ),
+    (
+        "a variable inside a list and an object",
+        'query ($n: Int, $name: String) { echo(list: [$n, 2], filter: {name: $name}, required: "r") }',
+        {"n": 1, "name": "inner"},
+        None,
+    ),
+    (
+        "a variable for an argument with a default",
+        'query ($t: Int) { item(id: "1") { lazy(times: $t) } }',
+        {},
+        None,
+    ),
+    (
+        "a variable given for that argument",
+        'query ($t: Int) { item(id: "1") { lazy(times: $t) } }',
+        {"t": 7},
+        None,
+    ),
+    (
+        "resolve info",
+        'query Who($x: Int) { item(id: "1") { whoAsks parentName lazy(times: $x) } }',
+        {"x": 1},
+        None,
+    ),
+    (
+        "named operation among several",
+        'query One { failing } query Two { item(id: "1") { id } }',
+        None,
+        "Two",
+    ),
+    (
+        "mutations run in order",
+        'mutation { a: record(label: "a") b: asyncRecord(label: "b") c: record(label: "c") }',
+        None,
+        None,
+    ),
+    (
+        "a failing non-null mutation stops the ones after it",
+        'mutation { a: record(label: "a") failRecord(label: "f") c: record(label: "c") }',
+        None,
+        None,
+    ),
+]
+
+
+def settle(value: Any) -> Any:
+    async def wait() -> Any:
+        return await value if isawaitable(value) else value
+
+    return asyncio.run(wait())
+
+
+def both_ways(text: str, variables: dict | None, operation_name: str | None) -> tuple[dict, dict, list, list]:
+    document = parse(text)
+    assert validate(schema, document) == []
+    context = {"viewer": "ann"}
+    calls.clear()
+    expected = settle(
+        execute(
+            schema, document, context_value=context, variable_values=variables, operation_name=operation_name
+        )
+    )
+    expected_calls = list(calls)
+    plan = Plans(size=8).get(schema, document, operation_name)
+    assert plan is not None, "this operation should get a plan"
+    calls.clear()
+    actual = settle(plan.run(context, variables))
+    return actual.formatted, expected.formatted, list(calls), expected_calls
+
+
+@pytest.mark.parametrize(
+    ("text", "variables", "operation_name"), [case[1:] for case in CASES], ids=[c[0] for c in CASES]
+)
+def test_a_plan_answers_as_graphql_core_does(text, variables, operation_name):
+    actual, expected, actual_calls, expected_calls = both_ways(text, variables, operation_name)
+    assert actual == expected
+    assert actual_calls == expected_calls
+
+
+def test_the_cases_reach_errors_nulls_and_every_kind_of_value():
+    """The comparison is only worth as much as the cases it covers."""
+    results = {name: both_ways(*case)[0] for name, *case in CASES}
+    with_errors = [name for name, result in results.items() if result.get("errors")]
+    assert len(with_errors) >= 10
+    assert results["non-null root field null: no data at all"]["data"] is None
+    assert results["non-null field null: propagates to the parent"]["data"] == {"item": None}
+    assert results["mutations run in order"]["data"]["c"] == ["a", "b", "c"]
+    assert results["awaitable list items"]["data"]["awaitableItems"] is None  # a non-null item was null
+    assert results["async iterable as a list"]["data"] == {"streamed": ["one", "two"]}
+    assert "[('number', None), ('required', 'r')]" in results["variables left out and null"]["data"]["echo"]
+    paths = {tuple(error["path"]) for result in results.values() for error in result.get("errors", [])}
+    assert ("item", "tags", 1) in paths
+    assert ("strictItems", 1) in paths
+
+
+def test_variables_that_do_not_coerce_are_left_to_graphql_core():
+    document = parse('query ($n: Int!) { echo(number: $n, required: "r") }')
+    plan = Plans(size=8).get(schema, document, None)
+    assert plan.run({}, {"n": "three"}) is None
+    assert plan.run({}, {}) is None
+    assert settle(plan.run({}, {"n": 3})).data == {"echo": "echo ['echo'] [('number', 3), ('required', 'r')]"}
+
+
+@pytest.mark.parametrize(
+    ("text", "operation_name"),
+    [
+        ("{ ...F } fragment F on Query { failing }", None),
+        ('{ item(id: "1") { ... on Item { id } } }', None),
+        ("{ failing @include(if: true) }", None),
+        ("query @deprecated { failing }", None),
+        ("{ __schema { queryType { name } } }", None),
+        ('{ item(id: "1") { id } item(id: "1") { name } }', None),  # one response key, merged
+        ("{ failing } query Two { failing }", None),  # which operation: graphql-core says
+        ("query One { failing }", "Nope"),
+    ],
+)
+def test_what_plans_do_not_cover_gets_none(text, operation_name):
+    assert Plans(size=8).get(schema, parse(text), operation_name) is None
+
+
+def test_the_apps_operations_all_get_plans():
+    """What the tutorial and the clients send runs on a plan, not on graphql-core's executor."""
+    texts = [value for name, value in vars(operations).items() if name.isupper() and isinstance(value, str)]
+    texts = [text for text in texts if not text.lstrip().startswith("subscription")]
+    assert len(texts) >= 6
+    plans = Plans(size=64)
+    for text in texts:
+        assert plans.get(app_schema, parse(text), None) is not None, text
+
+
+def test_plans_are_remembered_and_bounded():
+    plans = Plans(size=2)
+    documents = [parse(f'{{ item(id: "{n}") {{ id }} }}') for n in range(3)]
+    first = plans.get(schema, documents[0], None)
+    assert plans.get(schema, documents[0], None) is first
+    for document in documents[1:]:
+        plans.get(schema, document, None)
+    assert len(plans._entries) == 2
+    assert plans.get(schema, documents[0], None) is not first  # forgotten, compiled again
