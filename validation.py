@@ -31,9 +31,15 @@ def _one_line_errors(text: str, label: str, max_length: int, shown_as: str | Non
     errors = []
     if len(text) > max_length:
         errors.append(f"{label} exceeds {max_length} characters")
-    if any(unicodedata.category(char) in _INVISIBLE_CATEGORIES for char in text):
+    if _has_invisible(text):
         errors.append(f"{shown_as or label} contains control or invisible characters")
     return errors
+
+
+def _has_invisible(text: str) -> bool:
+    if text.isascii():  # the common case, at C speed: in ASCII only controls are unprintable (Cc)
+        return not text.isprintable()
+    return any(unicodedata.category(char) in _INVISIBLE_CATEGORIES for char in text)
 
 
 def clean_profile_text(label: str, value: str | None, max_length: int) -> tuple[str | None, list[str]]:

@@ -32,6 +32,9 @@ def test_usernames_are_trimmed(client):
         ("   ", "Username is empty"),
         ("x" * 65, "Username exceeds 64 characters"),
         ("bell\x07", "Username contains control or invisible characters"),
+        ("del\x7f", "Username contains control or invisible characters"),
+        ("tab\tin", "Username contains control or invisible characters"),
+        ("Zo\x85ë", "Username contains control or invisible characters"),
         ("zero\u200bwidth", "Username contains control or invisible characters"),
         ("rtl\u202emark", "Username contains control or invisible characters"),
     ],
@@ -40,6 +43,11 @@ def test_bad_usernames_are_refused_with_the_rule(client, username, error):
     result = create(client, username)
     assert result == {"success": False, "errors": [error], "user": None}
     assert create_user(client, "valid") == "1", "a refused name must not use up an id"
+
+
+@pytest.mark.parametrize("username", ["ann lee", "Zoë", "名前", "o'brien-2~"])
+def test_names_with_spaces_punctuation_and_letters_beyond_ascii_are_accepted(client, username):
+    assert create(client, username)["success"] is True
 
 
 def test_longest_username_is_accepted(client):
