@@ -40,7 +40,6 @@ alive), nor are replayed messages, which come alone.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Hashable, Sequence
 from functools import partial
 from typing import Any
@@ -57,6 +56,7 @@ from graphql import (
 from graphql.execution.collect_fields import DeferUsage, GroupedFieldSet
 from graphql.pyutils import AwaitableOrValue
 
+from identity_cache import MISSING, IdentityCache
 from json_codec import JSONOnce
 
 
@@ -113,34 +113,25 @@ Collection = tuple[list[GroupedFieldSet], dict[Any, Any]]
 
 
 class SharedCollections:
-    """Field collections of operations, one per schema and parsed operation.
-
-    Bounded: beyond `size` operations the oldest is forgotten (its executors
-    keep theirs; the document cache, in front, keeps the operations in use).
-    Entries hold the schema and the operation, so their ids, the key, stay
-    theirs. Looked up on every request: a hit takes no lock; servers in
-    threads of one process (the tests) share it, hence the lock on a miss.
-    """
+    """Field collections of operations, one per schema and parsed operation (bounded: the document
+    cache, in front, keeps the operations in use; a forgotten one's executors keep theirs)."""
 
     def __init__(self, size: int) -> None:
-        self.size = size
-        self._entries: dict[tuple[int, int], tuple[Any, Any, Collection | None]] = {}
-        self._lock = threading.Lock()
+        self._cache = IdentityCache(size)
 
     def get(
         self, schema: Any, operation: OperationDefinitionNode, fragments: dict[str, FragmentDefinitionNode]
     ) -> Collection | None:
         """The operation's shared collection; None when it has directives (variables may decide fields)."""
         key = (id(schema), id(operation))
-        entry = self._entries.get(key)
-        if entry is not None and entry[0] is schema and entry[1] is operation:
-            return entry[2]
-        collection = None if _has_directives(operation, fragments) else ([], {})
-        with self._lock:
-            self._entries[key] = (schema, operation, collection)
-            while len(self._entries) > self.size:
-                del self._entries[next(iter(self._entries))]
+        collection = self._cache.lookup(key)
+        if collection is MISSING:
+            collection = None if _has_directives(operation, fragments) else ([], {})
+            self._cache.remember(key, (schema, operation), collection)
         return collection
+
+    def __len__(self) -> int:
+        return len(self._cache)
 
 
 def _has_directives(operation: OperationDefinitionNode, fragments: dict[str, FragmentDefinitionNode]) -> bool:

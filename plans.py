@@ -25,7 +25,6 @@ one after another (mutations must; for queries the spec allows it).
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from inspect import isawaitable
 from typing import Any
@@ -59,6 +58,8 @@ from graphql.execution.values import VariableValues, get_variable_values
 from graphql.pyutils import Path, Undefined, inspect, is_iterable
 from graphql.pyutils.is_awaitable import is_awaitable as default_is_awaitable
 from graphql.type.definition import GraphQLResolveInfoHelpers
+
+from identity_cache import MISSING, IdentityCache
 
 # Values resolvers return most; checked by type before the general (slower) awaitable test.
 _PLAIN = frozenset({str, int, float, bool, type(None), dict, list, tuple})
@@ -491,29 +492,20 @@ class Plan:
 
 
 class Plans:
-    """Plans by schema, document and operation name; None where graphql-core must run the request.
-
-    Bounded: beyond `size` entries the oldest is forgotten. Entries hold the
-    schema and the document, so their ids, the key, stay theirs. A hit takes
-    no lock; servers in threads of one process (the tests) share it.
-    """
+    """Plans by schema, document and operation name; None where graphql-core must run the request."""
 
     def __init__(self, size: int) -> None:
-        self.size = size
-        self._entries: dict[tuple[int, int, str | None], tuple[Any, Any, Plan | None]] = {}
-        self._lock = threading.Lock()
+        self._cache = IdentityCache(size)
 
     def get(self, schema: GraphQLSchema, document: DocumentNode, operation_name: str | None) -> Plan | None:
         key = (id(schema), id(document), operation_name)
-        entry = self._entries.get(key)
-        if entry is not None and entry[0] is schema and entry[1] is document:
-            return entry[2]
-        plan = _compile(schema, document, operation_name)
-        with self._lock:
-            self._entries[key] = (schema, document, plan)
-            while len(self._entries) > self.size:
-                del self._entries[next(iter(self._entries))]
+        plan = self._cache.lookup(key)
+        if plan is MISSING:
+            plan = self._cache.remember(key, (schema, document), _compile(schema, document, operation_name))
         return plan
+
+    def __len__(self) -> int:
+        return len(self._cache)
 
 
 def _compile(schema: GraphQLSchema, document: DocumentNode, operation_name: str | None) -> Plan | None:

@@ -146,7 +146,7 @@ def test_shared_collections_are_bounded_and_kept_per_operation():
     assert shared.get(schema, operations[0], {}) is kept
     assert shared.get(schema, operations[1], {}) is not kept
     shared.get(schema, operations[2], {})  # the oldest, the first, goes
-    assert len(shared._entries) == 2
+    assert len(shared) == 2
     assert shared.get(schema, operations[0], {}) is not kept
-    with_directive = parse("subscription ($no: Boolean!) { messages(userId: \"1\") { id @skip(if: $no) } }")
+    with_directive = parse('subscription ($no: Boolean!) { messages(userId: "1") { id @skip(if: $no) } }')
     assert shared.get(schema, with_directive.definitions[0], {}) is None

@@ -430,5 +430,5 @@ def test_plans_are_remembered_and_bounded():
     assert plans.get(schema, documents[0], None) is first
     for document in documents[1:]:
         plans.get(schema, document, None)
-    assert len(plans._entries) == 2
+    assert len(plans) == 2
     assert plans.get(schema, documents[0], None) is not first  # forgotten, compiled again
