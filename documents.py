@@ -26,6 +26,11 @@ from graphql.validation import ASTValidationRule
 MAX_CACHED_QUERY_LENGTH = 20_000
 
 
+def is_cacheable(document: DocumentNode) -> bool:
+    """Whether what is derived from `document` may be kept: whether its text is not too long."""
+    return document.loc is None or len(document.loc.source.body) <= MAX_CACHED_QUERY_LENGTH
+
+
 class DocumentCache:
     """Ariadne `query_parser` and `query_validator` hooks backed by two LRU caches."""
 
@@ -72,7 +77,7 @@ class DocumentCache:
             self._validations.move_to_end(key)
             return list(entry[2])
         errors = validate(schema, document, rules, max_errors, **options)
-        if document.loc is None or len(document.loc.source.body) <= MAX_CACHED_QUERY_LENGTH:
+        if is_cacheable(document):
             self._remember(self._validations, key, (schema, document, errors))
         return list(errors)
 

@@ -46,12 +46,12 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import json_codec
-from plans import Plans
+from documents import is_cacheable
+from identity_cache import MISSING, IdentityCache
+from plans import compile_plan
 
 logger = logging.getLogger("chat.http")
 
-# Compiled operations, shared by every app in the process (entries are per schema).
-plans = Plans(size=256)
 _JSON_HEADERS = [(b"content-type", b"application/json")]
 
 
@@ -95,6 +95,11 @@ async def send_json(send: Send, status: int, content: Any) -> None:
 
 class FastHTTPHandler(GraphQLHTTPHandler):
     """GraphQLHTTPHandler answering JSON POSTs without Starlette's Request/Response round trip."""
+
+    def __init__(self, *args: Any, checked_size: int = 256, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Operations that passed validation and the operation checks, with their plans.
+        self._checked = IdentityCache(checked_size)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.subscription_handlers or not posts_json(scope):
@@ -152,20 +157,28 @@ class FastHTTPHandler(GraphQLHTTPHandler):
             rules = self.validation_rules
             if callable(rules):
                 rules = rules(context_value, document, data)
-            validation_errors = validate_query(
-                self.schema,
-                document,
-                rules,
-                enable_introspection=self.introspection,
-                query_validator=self.query_validator,
-            )
-            if validation_errors:
-                return handle_graphql_errors(validation_errors, **errors_to)
-            if isinstance(request, Request) and request.method == "GET":
-                validate_operation_is_query(document, operation_name)
-            else:
-                validate_operation_is_not_subscription(document, operation_name)
-            plan = plans.get(self.schema, document, operation_name)
+            from_get = isinstance(request, Request) and request.method == "GET"
+            # What the checks below decide depends on these alone (schema, introspection and
+            # validator are the handler's): a document that passed them once passes them again.
+            key = (id(document), operation_name, from_get, tuple(rules) if rules else None)
+            plan = self._checked.lookup(key)
+            if plan is MISSING:
+                validation_errors = validate_query(
+                    self.schema,
+                    document,
+                    rules,
+                    enable_introspection=self.introspection,
+                    query_validator=self.query_validator,
+                )
+                if validation_errors:
+                    return handle_graphql_errors(validation_errors, **errors_to)
+                if from_get:
+                    validate_operation_is_query(document, operation_name)
+                else:
+                    validate_operation_is_not_subscription(document, operation_name)
+                plan = compile_plan(self.schema, document, operation_name)
+                if is_cacheable(document):
+                    self._checked.remember(key, (document,), plan)
             result = plan.run(context_value, variables) if plan is not None else None
             if result is None:  # no plan, or variables that do not coerce: graphql-core words it
                 result = execute(

@@ -501,14 +501,17 @@ class Plans:
         key = (id(schema), id(document), operation_name)
         plan = self._cache.lookup(key)
         if plan is MISSING:
-            plan = self._cache.remember(key, (schema, document), _compile(schema, document, operation_name))
+            plan = self._cache.remember(
+                key, (schema, document), compile_plan(schema, document, operation_name)
+            )
         return plan
 
     def __len__(self) -> int:
         return len(self._cache)
 
 
-def _compile(schema: GraphQLSchema, document: DocumentNode, operation_name: str | None) -> Plan | None:
+def compile_plan(schema: GraphQLSchema, document: DocumentNode, operation_name: str | None) -> Plan | None:
+    """The plan of a validated document's operation, or None where graphql-core must run it."""
     operations = [node for node in document.definitions if isinstance(node, OperationDefinitionNode)]
     if len(operations) != len(document.definitions):
         return None  # fragments

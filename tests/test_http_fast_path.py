@@ -174,3 +174,33 @@ def test_middleware_added_to_the_app_sees_graphql_posts_too():
         response = client.post("/", content=operation(USER_ID), headers=JSON)
     assert response.json() == {"data": {"userId": None}}
     assert response.headers["x-stamp"] == "yes"
+
+
+def test_an_operation_that_passed_its_checks_once_is_still_checked_per_method_and_name():
+    """Checked operations are remembered with their plans, keyed so no check is ever skipped wrongly."""
+    app = create_app(make_settings())
+    checked = app.graphql_handler._checked
+    send = 'mutation { createUser(username: "ann") { success } }'
+    with TestClient(app) as client:
+        assert client.post("/", json={"query": send}).json() == {"data": {"createUser": {"success": True}}}
+        remembered = len(checked)
+        for _ in range(3):  # the same text again: nothing new to remember
+            client.post("/", json={"query": 'mutation { createUser(username: "ann") { success } }'})
+        assert len(checked) == remembered
+        over_get = client.get("/", params={"query": send})  # passed over POST; GET must still refuse it
+        assert over_get.status_code == 400
+        assert "Only queries can be sent with GET" in over_get.json()["errors"][0]["message"]
+        for _ in range(2):  # a subscription is refused every time, never remembered as passed
+            refused = client.post("/", json={"query": SUBSCRIBE, "variables": {"userId": "1"}})
+            assert refused.status_code == 400
+        named = "query A { userId(username: \"ann\") } mutation B { createUser(username: \"bo\") { success } }"
+        assert client.post("/", json={"query": named, "operationName": "A"}).json() == {"data": {"userId": "1"}}
+        unnamed = client.post("/", json={"query": named})  # the same document, no name: still an error
+        assert unnamed.status_code == 400
+        invalid = '{ userId(username: "ann") nope }'
+        for _ in range(2):
+            assert client.post("/", json={"query": invalid}).status_code == 400
+        long_query = "query { userId(username: \"ann\") }" + " " * 25_000
+        before = len(checked)
+        assert client.post("/", json={"query": long_query}).json() == {"data": {"userId": "1"}}
+        assert len(checked) == before, "what the document cache does not keep is not kept here either"
