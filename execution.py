@@ -58,6 +58,7 @@ from graphql.pyutils import AwaitableOrValue
 
 from identity_cache import MISSING, IdentityCache
 from json_codec import JSONOnce
+from plans import Plan, compile_event_plan
 
 
 class Delivery:
@@ -146,6 +147,8 @@ def _has_directives(operation: OperationDefinitionNode, fragments: dict[str, Fra
 
 
 shared_collections = SharedCollections(size=256)
+# Subscription operations' plans (plans.py), by schema and operation.
+event_plans = IdentityCache(size=256)
 
 
 class SharingExecutor(Executor):
@@ -184,6 +187,7 @@ class SubscriptionExecutor(SharingExecutor):
         super().__init__(*args, **kwargs)
         # Shared by the per-event copies, like the collection.
         self._sharing_key: list[Hashable] = []
+        self._event_plan: list[Plan | None] = []
 
     def __copy__(self) -> SubscriptionExecutor:
         """A shallow copy, as `copy.copy` makes one, without its generic (and slow) protocol.
@@ -206,18 +210,34 @@ class SubscriptionExecutor(SharingExecutor):
         return self._sharing_key[0]
 
     def execute_operation(self, serially: bool | None = None) -> Any:
+        if serially is not False:
+            return super().execute_operation(serially)  # not an event
         delivery = self.root_value
-        if type(delivery) is not Delivery or serially is not False:
-            return super().execute_operation(serially)  # a replayed event, or not an event at all
+        if type(delivery) is not Delivery:
+            return self.execute_event()  # a replayed event: it comes alone
         key = self.sharing_key()
         shared = delivery.results.get(key)
         if shared is not None:
             return shared[1]
-        result = super().execute_operation(serially)
+        result = self.execute_event()
         if type(result) is ExecutionResult and not result.errors and result.data is not None:
             result = ExecutionResult(JSONOnce(result.data))
             delivery.results[key] = (self.operation, result)
         return result
+
+    def execute_event(self) -> Any:
+        """The event's result on the operation's plan (shared by all its subscriptions), or graphql-core's."""
+        if not self._event_plan:
+            key = (id(self.schema), id(self.operation))
+            plan = event_plans.lookup(key)
+            if plan is MISSING:
+                plan = compile_event_plan(self.schema, self.operation, self.fragment_definitions)
+                event_plans.remember(key, (self.schema, self.operation), plan)
+            self._event_plan.append(plan)
+        plan = self._event_plan[0]
+        if plan is None:
+            return super().execute_operation(False)
+        return plan.execute(self.context_value, self.variable_values, self.root_value)
 
 
 class RequestExecutor(SharingExecutor):

@@ -59,8 +59,6 @@ from graphql.pyutils import Path, Undefined, inspect, is_iterable
 from graphql.pyutils.is_awaitable import is_awaitable as default_is_awaitable
 from graphql.type.definition import GraphQLResolveInfoHelpers
 
-from identity_cache import MISSING, IdentityCache
-
 # Values resolvers return most; checked by type before the general (slower) awaitable test.
 _PLAIN = frozenset({str, int, float, bool, type(None), dict, list, tuple})
 _NO_VARIABLES = VariableValues({}, {})
@@ -92,12 +90,13 @@ class Unplannable(Exception):
 class Run:
     """One request's state: what resolvers see besides their source, and the errors so far."""
 
-    __slots__ = ("context", "errors", "plan", "variables")
+    __slots__ = ("context", "errors", "plan", "root_value", "variables")
 
-    def __init__(self, plan: Plan, context: Any, variables: VariableValues) -> None:
+    def __init__(self, plan: Plan, context: Any, variables: VariableValues, root_value: Any) -> None:
         self.plan = plan
         self.context = context
         self.variables = variables
+        self.root_value = root_value
         self.errors: list[GraphQLError] = []
 
 
@@ -158,7 +157,7 @@ class FieldPlan:
             path,
             plan.schema,
             {},
-            None,
+            run.root_value,
             plan.operation,
             run.variables,
             run.context,
@@ -445,22 +444,21 @@ async def _execute_serially(run: Run, fields: list[FieldPlan], source: Any) -> d
 
 
 class Plan:
-    """One operation of a document, compiled against a schema; run once per request."""
+    """One operation of a document, compiled against a schema; run once per request or event."""
 
     def __init__(self, schema: GraphQLSchema, operation: OperationDefinitionNode) -> None:
-        if operation.operation not in (OperationType.QUERY, OperationType.MUTATION) or operation.directives:
-            raise Unplannable("operation")
+        if operation.directives:
+            raise Unplannable("operation directive")
         root_type = schema.get_root_type(operation.operation)
         if root_type is None:
             raise Unplannable("no root type")
         self.schema = schema
         self.operation = operation
-        self.root_type = root_type
         self.fields = _plan_selection(schema, root_type, operation)
         self.serially = operation.operation is OperationType.MUTATION
 
     def run(self, context: Any, raw_variables: dict[str, Any] | None) -> Any:
-        """The result (or an awaitable of it); None when the variables do not coerce."""
+        """A request's result (or an awaitable of it); None when its variables do not coerce."""
         definitions = self.operation.variable_definitions
         if definitions or raw_variables:
             variables = get_variable_values(
@@ -470,12 +468,16 @@ class Plan:
                 return None
         else:
             variables = _NO_VARIABLES
-        run = Run(self, context, variables)
+        return self.execute(context, variables)
+
+    def execute(self, context: Any, variables: VariableValues, root_value: Any = None) -> Any:
+        """The result (or an awaitable of it) for coerced variables: a request's, or an event's."""
+        run = Run(self, context, variables, root_value)
         try:
             if self.serially:
-                data = _execute_serially(run, self.fields, None)
+                data = _execute_serially(run, self.fields, root_value)
             else:
-                data = _execute_fields(run, self.fields, None, None)
+                data = _execute_fields(run, self.fields, root_value, None)
         except GraphQLError as error:
             run.errors.append(error)
             return ExecutionResult(None, run.errors)
@@ -491,27 +493,8 @@ class Plan:
             return ExecutionResult(None, run.errors)
 
 
-class Plans:
-    """Plans by schema, document and operation name; None where graphql-core must run the request."""
-
-    def __init__(self, size: int) -> None:
-        self._cache = IdentityCache(size)
-
-    def get(self, schema: GraphQLSchema, document: DocumentNode, operation_name: str | None) -> Plan | None:
-        key = (id(schema), id(document), operation_name)
-        plan = self._cache.lookup(key)
-        if plan is MISSING:
-            plan = self._cache.remember(
-                key, (schema, document), compile_plan(schema, document, operation_name)
-            )
-        return plan
-
-    def __len__(self) -> int:
-        return len(self._cache)
-
-
 def compile_plan(schema: GraphQLSchema, document: DocumentNode, operation_name: str | None) -> Plan | None:
-    """The plan of a validated document's operation, or None where graphql-core must run it."""
+    """The plan of a validated query or mutation, or None where graphql-core must run it."""
     operations = [node for node in document.definitions if isinstance(node, OperationDefinitionNode)]
     if len(operations) != len(document.definitions):
         return None  # fragments
@@ -519,9 +502,22 @@ def compile_plan(schema: GraphQLSchema, document: DocumentNode, operation_name: 
         chosen = operations if len(operations) == 1 else []
     else:
         chosen = [node for node in operations if node.name and node.name.value == operation_name]
-    if len(chosen) != 1:
+    if len(chosen) != 1 or chosen[0].operation is OperationType.SUBSCRIPTION:
         return None  # graphql-core words the error
+    return _compiled(schema, chosen[0])
+
+
+def compile_event_plan(
+    schema: GraphQLSchema, operation: OperationDefinitionNode, fragments: dict[str, Any]
+) -> Plan | None:
+    """The plan that runs a subscription's selection for each of its events, or None."""
+    if fragments or operation.operation is not OperationType.SUBSCRIPTION:
+        return None
+    return _compiled(schema, operation)
+
+
+def _compiled(schema: GraphQLSchema, operation: OperationDefinitionNode) -> Plan | None:
     try:
-        return Plan(schema, chosen[0])
+        return Plan(schema, operation)
     except (Unplannable, RecursionError):
         return None

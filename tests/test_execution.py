@@ -46,7 +46,8 @@ def test_a_long_subscription_does_not_collect_or_keep_anything_per_event(executo
             received = [ws.next_data("s")["data"]["messages"]["content"] for _ in range(50)]
     assert received == [f"message {n}" for n in range(50)]
     (executor,) = executors
-    assert len(executor._relevant_sub_fields) == 1
+    assert executor._event_plan[0] is not None, "events run on the operation's plan (plans.py)"
+    assert len(executor._relevant_sub_fields) == 0
 
 
 def test_events_answer_exactly_as_with_graphql_cores_own_executor():
@@ -110,8 +111,36 @@ def test_subscriptions_of_one_operation_share_its_field_collection(executors):
     plain, other_plain, yes, no = executors
     assert plain._relevant_sub_fields is other_plain._relevant_sub_fields
     assert plain._root_fields is other_plain._root_fields
-    assert len(plain._relevant_sub_fields) == 1
+    # Without directives events run on one plan for all; with them, on graphql-core's executor.
+    assert plain._event_plan[0] is other_plain._event_plan[0] is not None
+    assert yes._event_plan == no._event_plan == [None]
+    assert len(yes._relevant_sub_fields) == len(no._relevant_sub_fields) == 1
     assert yes._relevant_sub_fields is not no._relevant_sub_fields
+
+
+def test_subscriptions_that_use_fragments_share_one_field_collection(executors):
+    """Fragments get no plan: their events run on graphql-core's executor, with one collection for all."""
+    with_fragment = (
+        "subscription ($userId: String) { messages(userId: $userId) { ... on Message { content } } }"
+    )
+    with TestClient(create_app(make_settings())) as client:
+        ann, bob = create_user(client, "ann"), create_user(client, "bob")
+        with LegacyClient(client) as ws:
+            ws.start("one", with_fragment, {"userId": bob})
+            ws.start("two", with_fragment, {"userId": bob})
+            ws.start("sync", '{ userId(username: "ann") }')
+            ws.next_data("sync")
+            send(client, ann, bob, "to bob")
+            frames = [ws.receive() for _ in range(2)]
+    assert {frame["id"]: frame["payload"]["data"]["messages"] for frame in frames} == {
+        "one": {"content": "to bob"},
+        "two": {"content": "to bob"},
+    }
+    one, two = executors
+    # One of them ran the event, with no plan; the other took its result (see test_delivery.py).
+    assert [*one._event_plan, *two._event_plan] == [None]
+    assert one._relevant_sub_fields is two._relevant_sub_fields
+    assert len(one._relevant_sub_fields) == 1
 
 
 def test_a_query_whose_fields_depend_on_its_variables_answers_each_request_by_its_own():

@@ -193,8 +193,9 @@ def test_an_operation_that_passed_its_checks_once_is_still_checked_per_method_an
         for _ in range(2):  # a subscription is refused every time, never remembered as passed
             refused = client.post("/", json={"query": SUBSCRIBE, "variables": {"userId": "1"}})
             assert refused.status_code == 400
-        named = "query A { userId(username: \"ann\") } mutation B { createUser(username: \"bo\") { success } }"
-        assert client.post("/", json={"query": named, "operationName": "A"}).json() == {"data": {"userId": "1"}}
+        named = 'query A { userId(username: "ann") } mutation B { createUser(username: "bo") { success } }'
+        chosen = client.post("/", json={"query": named, "operationName": "A"})
+        assert chosen.json() == {"data": {"userId": "1"}}
         unnamed = client.post("/", json={"query": named})  # the same document, no name: still an error
         assert unnamed.status_code == 400
         invalid = '{ userId(username: "ann") nope }'

@@ -17,11 +17,11 @@ from inspect import isawaitable
 from typing import Any
 
 import pytest
-from ariadne import EnumType, MutationType, ObjectType, QueryType, make_executable_schema
-from graphql import GraphQLResolveInfo, execute, parse, validate
+from ariadne import EnumType, MutationType, ObjectType, QueryType, SubscriptionType, make_executable_schema
+from graphql import Executor, GraphQLResolveInfo, execute, parse, validate
 
 from app import schema as app_schema
-from plans import Plans
+from plans import compile_event_plan, compile_plan
 from tests import operations
 
 SDL = """
@@ -62,6 +62,10 @@ type Query {
   nested: Item!
   exceptionValue: String
 }
+type Subscription {
+  event(label: String): Item
+  deleted: ID!
+}
 type Mutation {
   record(label: String!): [String]
   asyncRecord(label: String!): String
@@ -97,7 +101,7 @@ def thing(id_: str) -> Any:
     return {"id": id_, "name": None, "tags": ["x"], "looseTags": [None], "color": "GREEN", "count": 3.5}
 
 
-query, mutation, item = QueryType(), MutationType(), ObjectType("Item")
+query, mutation, item, subscription = QueryType(), MutationType(), ObjectType("Item"), SubscriptionType()
 calls: list[str] = []
 
 
@@ -231,8 +235,24 @@ def resolve_fail_record(_: Any, __: Any, label: str) -> None:
     return None
 
 
+@subscription.field("event")
+def resolve_event(event: Any, _: Any, label: str | None = None) -> Any:
+    return event if label is None else {"id": label, "name": f"{label} of {event}"}
+
+
+@subscription.field("deleted")
+def resolve_deleted(event: Any, *_: Any) -> Any:
+    return event if isinstance(event, str) else None
+
+
 schema = make_executable_schema(
-    SDL, query, mutation, item, EnumType("Color", {"RED": "RED", "GREEN": "GREEN"}), convert_names_case=True
+    SDL,
+    query,
+    mutation,
+    item,
+    subscription,
+    EnumType("Color", {"RED": "RED", "GREEN": "GREEN"}),
+    convert_names_case=True,
 )
 
 ITEM_FIELDS = "id name color tags looseTags price count displayName lazy parentName whoAsks"
@@ -356,7 +376,7 @@ def both_ways(text: str, variables: dict | None, operation_name: str | None) -> 
         )
     )
     expected_calls = list(calls)
-    plan = Plans(size=8).get(schema, document, operation_name)
+    plan = compile_plan(schema, document, operation_name)
     assert plan is not None, "this operation should get a plan"
     calls.clear()
     actual = settle(plan.run(context, variables))
@@ -390,7 +410,7 @@ def test_the_cases_reach_errors_nulls_and_every_kind_of_value():
 
 def test_variables_that_do_not_coerce_are_left_to_graphql_core():
     document = parse('query ($n: Int!) { echo(number: $n, required: "r") }')
-    plan = Plans(size=8).get(schema, document, None)
+    plan = compile_plan(schema, document, None)
     assert plan.run({}, {"n": "three"}) is None
     assert plan.run({}, {}) is None
     assert settle(plan.run({}, {"n": 3})).data == {"echo": "echo ['echo'] [('number', 3), ('required', 'r')]"}
@@ -410,7 +430,7 @@ def test_variables_that_do_not_coerce_are_left_to_graphql_core():
     ],
 )
 def test_what_plans_do_not_cover_gets_none(text, operation_name):
-    assert Plans(size=8).get(schema, parse(text), operation_name) is None
+    assert compile_plan(schema, parse(text), operation_name) is None
 
 
 def test_the_apps_operations_all_get_plans():
@@ -418,17 +438,37 @@ def test_the_apps_operations_all_get_plans():
     texts = [value for name, value in vars(operations).items() if name.isupper() and isinstance(value, str)]
     texts = [text for text in texts if not text.lstrip().startswith("subscription")]
     assert len(texts) >= 6
-    plans = Plans(size=64)
     for text in texts:
-        assert plans.get(app_schema, parse(text), None) is not None, text
+        assert compile_plan(app_schema, parse(text), None) is not None, text
 
 
-def test_plans_are_remembered_and_bounded():
-    plans = Plans(size=2)
-    documents = [parse(f'{{ item(id: "{n}") {{ id }} }}') for n in range(3)]
-    first = plans.get(schema, documents[0], None)
-    assert plans.get(schema, documents[0], None) is first
-    for document in documents[1:]:
-        plans.get(schema, document, None)
-    assert len(plans) == 2
-    assert plans.get(schema, documents[0], None) is not first  # forgotten, compiled again
+EVENT_OPERATIONS = [
+    f"subscription {{ event {{ {ITEM_FIELDS} maybe {{ id }} }} }}",
+    "subscription ($label: String) { event(label: $label) { id name __typename } }",
+    "subscription { event { id brokenName } }",
+    "subscription { e: event { id tags looseTags deep { deep { id } } } }",
+    "subscription { deleted }",
+]
+
+
+@pytest.mark.parametrize("text", EVENT_OPERATIONS)
+@pytest.mark.parametrize("event", [Thing("1", "one", ["a", None]), {"id": "2", "tags": []}, None, "gone"])
+def test_an_event_plan_answers_as_graphql_core_does(text, event):
+    """A subscription's selection runs on its plan for each event as graphql-core runs it."""
+    document = parse(text)
+    assert validate(schema, document) == []
+    executor = Executor.build(
+        schema, document, context_value={"viewer": "ann"}, raw_variable_values={"label": "L"}
+    )
+    expected = settle(executor.build_per_event_executor(event).execute_operation(False))
+    plan = compile_event_plan(schema, document.definitions[0], {})
+    assert plan is not None
+    actual = settle(plan.execute({"viewer": "ann"}, executor.variable_values, event))
+    assert actual.formatted == expected.formatted
+
+
+def test_requests_and_events_each_get_only_their_own_kind_of_plan():
+    subscribe, ask = parse("subscription { deleted }"), parse("{ failing }")
+    assert compile_plan(schema, subscribe, None) is None
+    assert compile_event_plan(schema, ask.definitions[0], {}) is None
+    assert compile_event_plan(schema, subscribe.definitions[0], {"F": object()}) is None
