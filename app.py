@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from functools import partial
@@ -20,7 +20,14 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from attachments import AttachmentFiles, attachment_routes, sweep_orphaned_files, upload
-from auth import CONNECTION_VIEWER, VIEWER_UNKNOWN, bearer_token, connection_authenticator, user_for_token
+from auth import (
+    CONNECTION_VIEWER,
+    VIEWER_UNKNOWN,
+    bearer_token,
+    connection_authenticator,
+    header,
+    user_for_token,
+)
 from connections import Connections
 from documents import DocumentCache
 from errors import GraphQLErrorLogger, ServiceUnavailable, format_error
@@ -89,7 +96,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     attachment_files = AttachmentFiles(settings.attachments_dir)
     documents = DocumentCache(settings.document_cache_size, query_parser(settings))
 
-    async def context_value(request: Any, _data: Any) -> dict[str, Any]:
+    def context_value(request: Any, _data: Any) -> dict[str, Any] | Awaitable[dict[str, Any]]:
+        """The resolvers' context; awaitable only when a token must be looked up (Ariadne awaits it)."""
         context = {
             "request": request,
             "store": store,
@@ -98,13 +106,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
             "viewer": None,
             "attachments": attachment_files,
         }
-        if request.scope["type"] == "websocket":
-            context["viewer"] = request.scope.get(CONNECTION_VIEWER)
+        scope = request.scope
+        if scope["type"] == "websocket":
+            context["viewer"] = scope.get(CONNECTION_VIEWER)
             return context
-        token = bearer_token(request.headers.get("authorization"))
+        token = bearer_token(header(scope, b"authorization"))
         if token is None:  # an anonymous caller: nothing to look up
             return context
-        source = request.client.host if request.client else "?"
+        return with_viewer(context, token, request.client.host if request.client else "?")
+
+    async def with_viewer(context: dict[str, Any], token: str, source: str) -> dict[str, Any]:
         try:
             context["viewer"] = await user_for_token(store, token, source)
         except ServiceUnavailable as unavailable:

@@ -174,15 +174,17 @@ class BodySizeLimit:
                 declared = value
             elif name == b"content-type" and value.lower().startswith(b"multipart/form-data"):
                 limit = self.max_multipart_size
-        detail = f"Request body exceeds {limit} bytes"
         if declared is not None and declared.isdigit():
             if int(declared) > limit:
-                await PlainTextResponse(detail, status_code=413)(scope, receive, send)
+                await PlainTextResponse(f"Request body exceeds {limit} bytes", status_code=413)(
+                    scope, receive, send
+                )
                 return
             # The server frames the body by its Content-Length: it cannot grow past it.
             await self.app(scope, receive, send)
             return
 
+        detail = f"Request body exceeds {limit} bytes"
         received = 0
         started = False
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from inspect import isawaitable
+from types import GeneratorType
 from typing import Any
 
 from ariadne.resolvers import resolve_to
@@ -52,22 +53,33 @@ from graphql import (
     is_leaf_type,
     is_non_null_type,
     is_object_type,
+    is_scalar_type,
     located_error,
 )
-from graphql.execution.values import VariableValues, get_variable_values
+from graphql.execution.get_variable_signature import GraphQLVariableSignature, get_variable_signature
+from graphql.execution.values import VariableValues, VariableValueSource, get_variable_values
 from graphql.pyutils import Path, Undefined, inspect, is_iterable
 from graphql.pyutils.is_awaitable import is_awaitable as default_is_awaitable
 from graphql.type.definition import GraphQLResolveInfoHelpers
+from graphql.type.scalars import coerce_boolean, coerce_id, coerce_string
 
-# Values resolvers return most; checked by type before the general (slower) awaitable test.
-_PLAIN = frozenset({str, int, float, bool, type(None), dict, list, tuple})
+# Types whose values are never awaitable (the plain ones, and each other type found not to be, but
+# generators, which are when they are generator-based coroutines): checked before `isawaitable`.
+_NOT_AWAITABLE = {str, int, float, bool, type(None), dict, list, tuple}
 _NO_VARIABLES = VariableValues({}, {})
 # Ariadne's `resolve_to(name)` reads one attribute (or key), as the default resolver does.
 _RESOLVE_TO_CODE = resolve_to("_").__code__
 
 
 def _is_awaitable(value: Any) -> bool:
-    return type(value) not in _PLAIN and isawaitable(value)
+    kind = type(value)
+    if kind in _NOT_AWAITABLE:
+        return False
+    if isawaitable(value):
+        return True
+    if kind is not GeneratorType:
+        _NOT_AWAITABLE.add(kind)
+    return False
 
 
 def _track(values: Iterable[Any]) -> None:
@@ -456,19 +468,41 @@ class Plan:
         self.operation = operation
         self.fields = _plan_selection(schema, root_type, operation)
         self.serially = operation.operation is OperationType.MUTATION
+        self.variables = _plan_variables(schema, operation)
 
     def run(self, context: Any, raw_variables: dict[str, Any] | None) -> Any:
         """A request's result (or an awaitable of it); None when its variables do not coerce."""
-        definitions = self.operation.variable_definitions
-        if definitions or raw_variables:
-            variables = get_variable_values(
-                self.schema, definitions or (), raw_variables or {}, max_errors=50
-            )
-            if isinstance(variables, list):
-                return None
-        else:
-            variables = _NO_VARIABLES
+        variables = self.coerce(raw_variables or {})
+        if variables is None:
+            return None
         return self.execute(context, variables)
+
+    def coerce(self, raw: dict[str, Any]) -> VariableValues | None:
+        """graphql-core's `get_variable_values`, or its answer without the walk when it is plain.
+
+        Plain: every variable a String, ID or Boolean without a default, given a
+        value of exactly the type its coercion returns unchanged (or null, or left
+        out, where the type allows). None when they do not coerce.
+        """
+        if self.variables is not None:
+            sources, coerced = {}, {}
+            for name, signature, non_null, accepted in self.variables:
+                value = raw.get(name, Undefined)
+                if value is Undefined:
+                    if non_null:
+                        break
+                    sources[name] = VariableValueSource(signature)
+                    continue
+                if (value is None and non_null) or (value is not None and type(value) is not accepted):
+                    break
+                sources[name] = VariableValueSource(signature, value)
+                coerced[name] = value
+            else:
+                return VariableValues(sources, coerced) if sources else _NO_VARIABLES
+        variables = get_variable_values(
+            self.schema, self.operation.variable_definitions or (), raw, max_errors=50
+        )
+        return None if isinstance(variables, list) else variables
 
     def execute(self, context: Any, variables: VariableValues, root_value: Any = None) -> Any:
         """The result (or an awaitable of it) for coerced variables: a request's, or an event's."""
@@ -491,6 +525,28 @@ class Plan:
         except GraphQLError as error:
             run.errors.append(error)
             return ExecutionResult(None, run.errors)
+
+
+# Built-in scalars whose input coercion returns a value of exactly this type unchanged.
+_AS_IS = {coerce_string: str, coerce_id: str, coerce_boolean: bool}
+
+
+def _plan_variables(
+    schema: GraphQLSchema, operation: OperationDefinitionNode
+) -> list[tuple[str, GraphQLVariableSignature, bool, type]] | None:
+    """Each variable's signature, whether it is non-null and the type taken as is; None unless all plain."""
+    variables = []
+    for node in operation.variable_definitions or ():
+        signature = get_variable_signature(schema, node)
+        if isinstance(signature, GraphQLError) or node.default_value:
+            return None
+        non_null = is_non_null_type(signature.type)
+        named = signature.type.of_type if non_null else signature.type
+        accepted = _AS_IS.get(named.coerce_input_value) if is_scalar_type(named) else None
+        if accepted is None:
+            return None
+        variables.append((signature.name, signature, non_null, accepted))
+    return variables
 
 
 def compile_plan(schema: GraphQLSchema, document: DocumentNode, operation_name: str | None) -> Plan | None:

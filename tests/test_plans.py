@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from ariadne import EnumType, MutationType, ObjectType, QueryType, SubscriptionType, make_executable_schema
 from graphql import Executor, GraphQLResolveInfo, execute, parse, validate
+from graphql.execution.values import get_variable_values
 
 from app import schema as app_schema
 from plans import compile_event_plan, compile_plan
@@ -472,3 +473,67 @@ def test_requests_and_events_each_get_only_their_own_kind_of_plan():
     assert compile_plan(schema, subscribe, None) is None
     assert compile_event_plan(schema, ask.definitions[0], {}) is None
     assert compile_event_plan(schema, subscribe.definitions[0], {"F": object()}) is None
+
+
+class Text(str):
+    """A str subclass: String's coercion accepts it, and so the plan leaves it to graphql-core."""
+
+
+@pytest.mark.parametrize(
+    "inputs",
+    [
+        {"s": "a", "i": "1", "b": True},
+        {"s": "a", "i": "1", "b": None},
+        {"s": "a", "i": "1"},
+        {"s": "a", "i": 7, "b": False},  # an Int for an ID: coerced to "7", by graphql-core
+        {"s": "a", "i": 7.5},
+        {"s": 1, "i": "1"},
+        {"s": True, "i": "1"},
+        {"s": None, "i": "1"},
+        {"i": "1"},
+        {"s": "a", "i": "1", "b": 1},
+        {"s": "a", "i": "1", "b": "true"},
+        {"s": Text("a"), "i": "1"},
+        {"s": "a", "i": "1", "extra": object()},
+        {},
+    ],
+)
+@pytest.mark.parametrize(
+    "definitions",
+    [
+        "$s: String!, $i: ID, $b: Boolean",
+        "$s: String, $i: ID!, $b: Boolean!",
+        '$s: String = "default", $i: ID, $b: Boolean',
+        "$s: String!, $i: ID, $b: Boolean, $n: Int",
+        "$s: String!, $i: ID, $b: Boolean, $c: Color",
+    ],
+)
+def test_variables_coerce_as_graphql_core_coerces_them(definitions, inputs):
+    """Coercion alone: the operation's selection does not matter here."""
+    document = parse(f"query ({definitions}) {{ failing }}")
+    plan = compile_plan(schema, document, None)
+    expected = get_variable_values(schema, document.definitions[0].variable_definitions, inputs)
+    assert _comparable(plan.coerce(inputs)) == _comparable(expected)
+
+
+def _comparable(variables: Any) -> Any:
+    """Variable values with each source's type by name (graphql-core makes new wrapping types each time)."""
+    if isinstance(variables, list | None):
+        return None  # errors (the plan leaves them to graphql-core, to word them)
+    sources = {
+        name: (source.signature.name, str(source.signature.type), source.signature.default, source.value)
+        for name, source in variables.sources.items()
+    }
+    return sources, {name: (type(value), value) for name, value in variables.coerced.items()}
+
+
+def test_plain_variables_are_coerced_without_graphql_cores_walk(monkeypatch):
+    plain = compile_plan(schema, parse("query ($s: String!, $i: ID, $b: Boolean) { failing }"), None)
+    general = compile_plan(schema, parse("query ($s: String!, $n: Int) { failing }"), None)
+    walked = []
+    monkeypatch.setattr("plans.get_variable_values", lambda *args, **kwargs: walked.append(args) or [])
+    assert plain.coerce({"s": "a", "b": True}).coerced == {"s": "a", "b": True}
+    assert walked == []
+    assert plain.coerce({"s": 5}) is None  # not plain: graphql-core's walk (here, stubbed to fail)
+    assert general.coerce({"s": "a", "n": 1}) is None
+    assert len(walked) == 2
