@@ -61,7 +61,14 @@ from graphql.execution.values import VariableValues, VariableValueSource, get_va
 from graphql.pyutils import Path, Undefined, inspect, is_iterable
 from graphql.pyutils.is_awaitable import is_awaitable as default_is_awaitable
 from graphql.type.definition import GraphQLResolveInfoHelpers
-from graphql.type.scalars import coerce_boolean, coerce_id, coerce_string
+from graphql.type.scalars import (
+    coerce_boolean,
+    coerce_id,
+    coerce_string,
+    serialize_boolean,
+    serialize_id,
+    serialize_string,
+)
 
 # Types whose values are never awaitable (the plain ones, and each other type found not to be, but
 # generators, which are when they are generator-based coroutines): checked before `isawaitable`.
@@ -69,6 +76,20 @@ _NOT_AWAITABLE = {str, int, float, bool, type(None), dict, list, tuple}
 _NO_VARIABLES = VariableValues({}, {})
 # Ariadne's `resolve_to(name)` reads one attribute (or key), as the default resolver does.
 _RESOLVE_TO_CODE = resolve_to("_").__code__
+
+
+# Built-in scalars whose output coercion returns a value of exactly this type unchanged.
+_SERIALIZED_AS_IS = {serialize_string: str, serialize_id: str, serialize_boolean: bool}
+# Whether values of a type are mappings (read by key) or objects (read by attribute), as found.
+_MAPPING_TYPES: dict[type, bool] = {dict: True}
+
+
+def _is_mapping(value: Any) -> bool:
+    kind = type(value)
+    known = _MAPPING_TYPES.get(kind)
+    if known is None:
+        known = _MAPPING_TYPES[kind] = isinstance(value, Mapping)
+    return known
 
 
 def _is_awaitable(value: Any) -> bool:
@@ -121,6 +142,7 @@ class FieldPlan:
         "field_def",
         "key",
         "name",
+        "needs_path",
         "nodes",
         "non_null",
         "parent_type",
@@ -158,6 +180,8 @@ class FieldPlan:
                 self.resolve, self.attribute = None, names[0]
         self.static_args, self.variable_args = _plan_arguments(field_def, node)
         self.complete = _completer(schema, self, field_def.type)
+        nullable_type = field_def.type.of_type if self.non_null else field_def.type
+        self.needs_path = not is_leaf_type(nullable_type)
 
     def info(self, run: Run, path: Path) -> GraphQLResolveInfo:
         plan = run.plan
@@ -197,47 +221,56 @@ class FieldPlan:
         """The field's completed value (or an awaitable of it); a located error for a non-null one."""
         if self.field_def is None:
             return self.typename
-        path = Path(parent_path, self.key, self.typename)
+        # A leaf's path is only needed for its resolve info or its error: made then.
+        path = Path(parent_path, self.key, self.typename) if self.needs_path else None
         try:
             if self.resolve is None:
                 value = (
                     source.get(self.attribute)
-                    if isinstance(source, Mapping)
+                    if _is_mapping(source)
                     else getattr(source, self.attribute, None)
                 )
                 if callable(value):
-                    value = value(self.info(run, path), **self.arguments(run))
+                    info = self.info(run, path or Path(parent_path, self.key, self.typename))
+                    value = value(info, **self.arguments(run))
             else:
-                value = self.resolve(source, self.info(run, path), **self.arguments(run))
+                info = self.info(run, path or Path(parent_path, self.key, self.typename))
+                value = self.resolve(source, info, **self.arguments(run))
             if _is_awaitable(value):
-                return self._complete_later(run, path, value)
+                return self._complete_later(run, parent_path, path, value)
             completed = self.complete(run, path, value)
             if _is_awaitable(completed):
-                return self._await_completed(run, path, completed)
+                return self._await_completed(run, parent_path, completed)
             return completed
         except Exception as error:
-            return self.failed(run, path, error)
+            return self.failed(run, parent_path, error)
 
-    def failed(self, run: Run, path: Path, error: Exception) -> None:
-        located = located_error(error, self.nodes, path.as_list())
+    def failed(self, run: Run, parent_path: Path | None, error: Exception) -> None:
+        located = located_error(error, self.nodes, [*_keys(parent_path), self.key])
         if self.non_null:
             raise located
         run.errors.append(located)
 
-    async def _complete_later(self, run: Run, path: Path, value: Awaitable[Any]) -> Any:
+    async def _complete_later(
+        self, run: Run, parent_path: Path | None, path: Path | None, value: Awaitable[Any]
+    ) -> Any:
         try:
             completed = self.complete(run, path, await value)
             if _is_awaitable(completed):
                 completed = await completed
             return completed
         except Exception as error:
-            return self.failed(run, path, error)
+            return self.failed(run, parent_path, error)
 
-    async def _await_completed(self, run: Run, path: Path, completed: Awaitable[Any]) -> Any:
+    async def _await_completed(self, run: Run, parent_path: Path | None, completed: Awaitable[Any]) -> Any:
         try:
             return await completed
         except Exception as error:
-            return self.failed(run, path, error)
+            return self.failed(run, parent_path, error)
+
+
+def _keys(path: Path | None) -> list[str | int]:
+    return [] if path is None else path.as_list()
 
 
 def _plan_arguments(
@@ -303,8 +336,11 @@ def _completer(schema: GraphQLSchema, field: FieldPlan, type_: GraphQLOutputType
 
     if is_leaf_type(type_):
         coerce = type_.coerce_output_value
+        as_is = _SERIALIZED_AS_IS.get(coerce)
 
-        def complete_leaf(_run: Run, _path: Path, value: Any) -> Any:
+        def complete_leaf(_run: Run, _path: Path | None, value: Any) -> Any:
+            if type(value) is as_is:
+                return value
             if isinstance(value, Exception):
                 raise value
             if value is None or value is Undefined:
