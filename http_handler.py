@@ -86,6 +86,13 @@ async def read_body(receive: Receive) -> bytes:
             return b"".join(chunks)
 
 
+def json_body(body: bytes) -> Any:
+    try:
+        return json_codec.loads(body)
+    except ValueError as error:
+        raise HttpBadRequestError("Request body is not a valid JSON") from error
+
+
 async def send_json(send: Send, status: int, content: Any) -> None:
     body = json_codec.dumps(content)
     headers = [*_JSON_HEADERS, (b"content-length", str(len(body)).encode())]
@@ -100,25 +107,37 @@ class FastHTTPHandler(GraphQLHTTPHandler):
         super().__init__(*args, **kwargs)
         # Operations that passed validation and the operation checks, with their plans.
         self._checked = IdentityCache(checked_size)
+        # Ariadne's hook answers None unless a subclass overrides it: no need to ask it then.
+        self._overrides_request_handling = (
+            type(self).handle_request_override is not GraphQLHTTPHandler.handle_request_override
+        )
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.subscription_handlers or not posts_json(scope):
+            await super().handle(scope, receive, send)
+            return
+        await self.handle_json_post(scope, receive, send)
+
+    async def handle_json_post(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A POST whose content type is JSON (the caller has checked)."""
+        if self.subscription_handlers:
             await super().handle(scope, receive, send)
             return
         request = Request(scope, receive)
         # Read the body here, once, and leave it where Starlette's Request keeps it, so that
         # request.body() and request.json() in hooks still answer without reading again.
         try:
-            request._body = await read_body(receive)
+            request._body = body = await read_body(receive)
         except ClientDisconnect:
             log_went_away(request)
             return
-        response = await self.handle_request_override(request)
-        if response is not None:
-            await response(scope, receive, send)
-            return
+        if self._overrides_request_handling:
+            response = await self.handle_request_override(request)
+            if response is not None:
+                await response(scope, receive, send)
+                return
         try:
-            data = await self.extract_data_from_json_request(request)
+            data = json_body(body)
         except HttpError as error:
             await PlainTextResponse(error.message or error.status, status_code=HTTPStatus.BAD_REQUEST)(
                 scope, receive, send
@@ -212,10 +231,7 @@ class FastHTTPHandler(GraphQLHTTPHandler):
             await request.close()
 
     async def extract_data_from_json_request(self, request: Request) -> Any:
-        try:
-            return json_codec.loads(await request.body())
-        except ValueError as error:
-            raise HttpBadRequestError("Request body is not a valid JSON") from error
+        return json_body(await request.body())
 
     async def create_json_response(self, request: Request, result: dict, success: bool) -> Response:
         """The same answer for requests that take Ariadne's path (GET queries when enabled)."""
@@ -234,14 +250,14 @@ class FastPathApp(Starlette):
         self,
         *,
         graphql_path: str,
-        graphql_handler: GraphQLHTTPHandler,
+        graphql_handler: FastHTTPHandler,
         body_limit: Callable[[ASGIApp], ASGIApp] = lambda app: app,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.graphql_path = graphql_path
         self.graphql_handler = graphql_handler
-        self._shortcut = body_limit(graphql_handler.handle)
+        self._shortcut = body_limit(graphql_handler.handle_json_post)
         self._starlette = body_limit(super().__call__)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

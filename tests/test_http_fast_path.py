@@ -10,9 +10,11 @@ from ariadne.asgi import GraphQL
 from ariadne.asgi.handlers import GraphQLHTTPHandler
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.responses import Response
 from starlette.routing import Mount
 from starlette.testclient import TestClient
 
+import http_handler
 from app import create_app, schema
 from errors import GraphQLErrorLogger, format_error
 from limits import query_parser, validation_rules
@@ -97,12 +99,14 @@ REQUESTS = [
     ("malformed JSON", b'{"query": '),
     ("empty body", b""),
     ("not UTF-8", b'{"query": "\xff"}'),
-    ("lone surrogate escape in a variable", b'{"query": "query ($u: String!) { userId(username: $u) }", '
-                                            b'"variables": {"u": "\\ud800"}}'),
+    (
+        "lone surrogate escape in a variable",
+        b'{"query": "query ($u: String!) { userId(username: $u) }", "variables": {"u": "\\ud800"}}',
+    ),
     ("integer beyond 64 bits in a variable", operation(MESSAGES, {"userId": 2**70})),
     ("integer below -2**63 in a variable", operation(MESSAGES, {"userId": -(2**63) - 1})),
     ("duplicate keys", b'{"query": "{ nope }", "query": "{ userId(username: \\"ann\\") }"}'),
-    ("byte-order mark", b'\xef\xbb\xbf' + operation(USER_ID)),
+    ("byte-order mark", b"\xef\xbb\xbf" + operation(USER_ID)),
     ("UTF-16", operation(USER_ID).decode().encode("utf-16-le")),
     ("NaN in the body", b'{"query": "{ userId(username: \\"x\\") }", "variables": {"x": NaN}}'),
 ]
@@ -201,7 +205,26 @@ def test_an_operation_that_passed_its_checks_once_is_still_checked_per_method_an
         invalid = '{ userId(username: "ann") nope }'
         for _ in range(2):
             assert client.post("/", json={"query": invalid}).status_code == 400
-        long_query = "query { userId(username: \"ann\") }" + " " * 25_000
+        long_query = 'query { userId(username: "ann") }' + " " * 25_000
         before = len(checked)
         assert client.post("/", json={"query": long_query}).json() == {"data": {"userId": "1"}}
         assert len(checked) == before, "what the document cache does not keep is not kept here either"
+
+
+def test_a_subclass_that_overrides_ariadnes_request_hook_still_answers_json_posts_itself():
+    """The hook is skipped only when it is Ariadne's own (which answers None)."""
+
+    class Teapot(http_handler.FastHTTPHandler):
+        async def handle_request_override(self, request):
+            return Response(b"short and stout", status_code=418)
+
+    app = create_app(make_settings())
+    teapot = Teapot()
+    teapot.configure(schema)
+    app.graphql_handler = teapot
+    app._shortcut = teapot.handle_json_post
+    with TestClient(app) as client:
+        response = client.post("/", content=operation(USER_ID), headers=JSON)
+    assert (response.status_code, response.content) == (418, b"short and stout")
+    assert app.graphql_handler._overrides_request_handling
+    assert not create_app(make_settings()).graphql_handler._overrides_request_handling
