@@ -146,6 +146,7 @@ class FieldPlan:
         "nodes",
         "non_null",
         "parent_type",
+        "read_as_is",
         "resolve",
         "static_args",
         "typename",
@@ -160,6 +161,7 @@ class FieldPlan:
         self.nodes = [node]
         self.parent_type = parent_type
         self.typename = parent_type.name
+        self.read_as_is: type | None = None
         if self.name == "__typename":
             self.field_def = None
             self.non_null = True
@@ -182,6 +184,10 @@ class FieldPlan:
         self.complete = _completer(schema, self, field_def.type)
         nullable_type = field_def.type.of_type if self.non_null else field_def.type
         self.needs_path = not is_leaf_type(nullable_type)
+        if self.resolve is None and is_leaf_type(nullable_type):
+            # What `_execute_fields` may read and answer at once: a value of the type the
+            # scalar passes unchanged (or null where allowed).
+            self.read_as_is = _SERIALIZED_AS_IS.get(nullable_type.coerce_output_value)
 
     def info(self, run: Run, path: Path) -> GraphQLResolveInfo:
         plan = run.plan
@@ -221,29 +227,42 @@ class FieldPlan:
         """The field's completed value (or an awaitable of it); a located error for a non-null one."""
         if self.field_def is None:
             return self.typename
-        # A leaf's path is only needed for its resolve info or its error: made then.
-        path = Path(parent_path, self.key, self.typename) if self.needs_path else None
-        try:
-            if self.resolve is None:
+        if self.resolve is None:
+            try:
                 value = (
                     source.get(self.attribute)
                     if _is_mapping(source)
                     else getattr(source, self.attribute, None)
                 )
-                if callable(value):
-                    info = self.info(run, path or Path(parent_path, self.key, self.typename))
-                    value = value(info, **self.arguments(run))
-            else:
-                info = self.info(run, path or Path(parent_path, self.key, self.typename))
-                value = self.resolve(source, info, **self.arguments(run))
-            if _is_awaitable(value):
-                return self._complete_later(run, parent_path, path, value)
-            completed = self.complete(run, path, value)
-            if _is_awaitable(completed):
-                return self._await_completed(run, parent_path, completed)
-            return completed
+            except Exception as error:
+                return self.failed(run, parent_path, error)
+            return self.read(run, parent_path, value)
+        # A leaf's path is only needed for its resolve info or its error: made then.
+        path = Path(parent_path, self.key, self.typename) if self.needs_path else None
+        try:
+            info = self.info(run, path or Path(parent_path, self.key, self.typename))
+            return self._complete(run, parent_path, path, self.resolve(source, info, **self.arguments(run)))
         except Exception as error:
             return self.failed(run, parent_path, error)
+
+    def read(self, run: Run, parent_path: Path | None, value: Any) -> Any:
+        """`run` from the value the default resolver read from the source (called if callable)."""
+        path = Path(parent_path, self.key, self.typename) if self.needs_path else None
+        try:
+            if callable(value):
+                info = self.info(run, path or Path(parent_path, self.key, self.typename))
+                value = value(info, **self.arguments(run))
+            return self._complete(run, parent_path, path, value)
+        except Exception as error:
+            return self.failed(run, parent_path, error)
+
+    def _complete(self, run: Run, parent_path: Path | None, path: Path | None, value: Any) -> Any:
+        if _is_awaitable(value):
+            return self._complete_later(run, parent_path, path, value)
+        completed = self.complete(run, path, value)
+        if _is_awaitable(completed):
+            return self._await_completed(run, parent_path, completed)
+        return completed
 
     def failed(self, run: Run, parent_path: Path | None, error: Exception) -> None:
         located = located_error(error, self.nodes, [*_keys(parent_path), self.key])
@@ -449,12 +468,27 @@ def _plan_selection(schema: GraphQLSchema, parent_type: GraphQLObjectType, node:
 def _execute_fields(run: Run, fields: list[FieldPlan], source: Any, path: Path | None) -> Any:
     """An object's completed fields, or an awaitable of them when a resolver was asynchronous.
 
-    Every field's resolver is called before any is awaited, as graphql-core does.
+    Every field's resolver is called before any is awaited, as graphql-core does. A
+    leaf read from the source whose value its scalar passes unchanged (most of them)
+    is answered here, without the field's general path.
     """
     data: dict[str, Any] = {}
     waiting = []
+    mapping = None
     for field in fields:
-        value = field.run(run, source, path)
+        as_is = field.read_as_is
+        if as_is is not None:
+            if mapping is None:
+                mapping = _is_mapping(source)
+            try:
+                value = source.get(field.attribute) if mapping else getattr(source, field.attribute, None)
+            except Exception as error:
+                value = field.failed(run, path, error)
+            else:
+                if type(value) is not as_is and (value is not None or field.non_null):
+                    value = field.read(run, path, value)
+        else:
+            value = field.run(run, source, path)
         if _is_awaitable(value):
             waiting.append(field.key)
         data[field.key] = value

@@ -44,6 +44,8 @@ type Item {
   displayName: String
   parentName: String
   whoAsks: String
+  exploding: String
+  explodingStrict: String!
 }
 type Query {
   item(id: ID!): Item
@@ -88,6 +90,14 @@ class Thing:
         self.price = 2.5
         self.count = "7"
         self.strict_name = name
+
+    @property
+    def exploding(self) -> str:
+        raise ValueError(f"reading {self.name} failed")
+
+    @property
+    def exploding_strict(self) -> str:
+        raise ValueError("strict reading failed")
 
     def lazy(self, info: GraphQLResolveInfo, times: int) -> str:
         return f"{self.name}x{times} at {info.path.as_list()}"
@@ -262,6 +272,13 @@ ITEM_FIELDS = "id name color tags looseTags price count displayName lazy parentN
 CASES: list[tuple[str, str, dict[str, Any] | None, str | None]] = [
     ("scalars of an object source", f'{{ item(id: "1") {{ {ITEM_FIELDS} }} }}', None, None),
     ("scalars of a dict source", f'{{ item(id: "2") {{ {ITEM_FIELDS} }} }}', None, None),
+    (
+        "an attribute that raises",
+        '{ item(id: "1") { id exploding name } items { id exploding } }',
+        None,
+        None,
+    ),
+    ("a non-null attribute that raises", '{ item(id: "1") { id explodingStrict } }', None, None),
     ("missing object", '{ item(id: "missing") { id } }', None, None),
     (
         "aliases and __typename",
