@@ -516,15 +516,6 @@ def _discard(awaitable: Any) -> None:
         close()
 
 
-async def _execute_serially(run: Run, fields: list[FieldPlan], source: Any) -> dict[str, Any]:
-    """A mutation's root fields: each resolved and completed before the next one starts."""
-    data: dict[str, Any] = {}
-    for field in fields:
-        value = field.run(run, source, None)
-        data[field.key] = await value if _is_awaitable(value) else value
-    return data
-
-
 class Plan:
     """One operation of a document, compiled against a schema; run once per request or event."""
 
@@ -577,14 +568,12 @@ class Plan:
     def execute(self, context: Any, variables: VariableValues, root_value: Any = None) -> Any:
         """The result (or an awaitable of it) for coerced variables: a request's, or an event's."""
         run = Run(self, context, variables, root_value)
+        if self.serially:
+            return self._execute_serially(run, root_value)
         try:
-            if self.serially:
-                data = _execute_serially(run, self.fields, root_value)
-            else:
-                data = _execute_fields(run, self.fields, root_value, None)
+            data = _execute_fields(run, self.fields, root_value, None)
         except GraphQLError as error:
-            run.errors.append(error)
-            return ExecutionResult(None, run.errors)
+            return _without_data(run, error)
         if _is_awaitable(data):
             return self._finish(run, data)
         return ExecutionResult(data, run.errors or None)
@@ -593,8 +582,24 @@ class Plan:
         try:
             return ExecutionResult(await data, run.errors or None)
         except GraphQLError as error:
-            run.errors.append(error)
-            return ExecutionResult(None, run.errors)
+            return _without_data(run, error)
+
+    async def _execute_serially(self, run: Run, root_value: Any) -> ExecutionResult:
+        """A mutation: each root field resolved and completed before the next one starts."""
+        data: dict[str, Any] = {}
+        try:
+            for field in self.fields:
+                value = field.run(run, root_value, None)
+                data[field.key] = await value if _is_awaitable(value) else value
+        except GraphQLError as error:
+            return _without_data(run, error)
+        return ExecutionResult(data, run.errors or None)
+
+
+def _without_data(run: Run, error: GraphQLError) -> ExecutionResult:
+    """The response when a non-null root field's error reaches the root: no data at all."""
+    run.errors.append(error)
+    return ExecutionResult(None, run.errors)
 
 
 # Built-in scalars whose input coercion returns a value of exactly this type unchanged.
