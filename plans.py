@@ -58,7 +58,7 @@ from graphql import (
 )
 from graphql.execution.get_variable_signature import GraphQLVariableSignature, get_variable_signature
 from graphql.execution.values import VariableValues, VariableValueSource, get_variable_values
-from graphql.pyutils import Path, Undefined, inspect, is_iterable
+from graphql.pyutils import Path, Undefined, gather_with_cancel, inspect, is_iterable
 from graphql.pyutils.is_awaitable import is_awaitable as default_is_awaitable
 from graphql.type.definition import GraphQLResolveInfoHelpers
 from graphql.type.scalars import (
@@ -113,7 +113,7 @@ def _track(values: Iterable[Any]) -> None:
 
 
 _settling: set[asyncio.Future] = set()
-_HELPERS = GraphQLResolveInfoHelpers(lambda values: asyncio.gather(*values), _track)
+_HELPERS = GraphQLResolveInfoHelpers(lambda values: gather_with_cancel(*values), _track)
 
 
 class Unplannable(Exception):

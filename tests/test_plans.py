@@ -64,6 +64,7 @@ type Query {
   notAList: [String]
   nested: Item!
   exceptionValue: String
+  gathered: [String]
 }
 type Subscription {
   event(label: String): Item
@@ -197,6 +198,15 @@ def resolve_nested(*_: Any) -> Any:
     return thing("1")
 
 
+@query.field("gathered")
+async def resolve_gathered(_: Any, info: GraphQLResolveInfo) -> list:
+    async def word(text: str) -> str:
+        await asyncio.sleep(0)
+        return text
+
+    return await info.async_helpers.gather([word("one"), word("two")])
+
+
 @query.field("exceptionValue")
 def resolve_exception_value(*_: Any) -> Exception:
     return ValueError("returned, not raised")
@@ -304,6 +314,7 @@ CASES: list[tuple[str, str, dict[str, Any] | None, str | None]] = [
     ("async resolvers", '{ asyncItem(id: "1") { id name maybe { id } } asyncItems { id } }', None, None),
     ("awaitable list items", "{ awaitableItems { id name } }", None, None),
     ("async iterable as a list", "{ streamed }", None, None),
+    ("the resolve info's async helpers", "{ gathered }", None, None),
     ("non-null root object", "{ nested { id strictName deep { id } } }", None, None),
     (
         "literal arguments of every kind",
