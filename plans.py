@@ -25,9 +25,10 @@ one after another (mutations must; for queries the spec allows it).
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from inspect import isawaitable
-from types import GeneratorType
+from types import GeneratorType, MappingProxyType
 from typing import Any
 
 from ariadne.resolvers import resolve_to
@@ -70,10 +71,13 @@ from graphql.type.scalars import (
     serialize_string,
 )
 
+logger = logging.getLogger("chat.plans")
+
 # Types whose values are never awaitable (the plain ones, and each other type found not to be, but
 # generators, which are when they are generator-based coroutines): checked before `isawaitable`.
-_NOT_AWAITABLE = {str, int, float, bool, type(None), dict, list, tuple}
-_NO_VARIABLES = VariableValues({}, {})
+_never_awaitable = {str, int, float, bool, type(None), dict, list, tuple}
+# Shared by every request without variables, so read-only.
+_NO_VARIABLES = VariableValues(MappingProxyType({}), MappingProxyType({}))  # type: ignore[arg-type]
 # Ariadne's `resolve_to(name)` reads one attribute (or key), as the default resolver does.
 _RESOLVE_TO_CODE = resolve_to("_").__code__
 
@@ -81,25 +85,25 @@ _RESOLVE_TO_CODE = resolve_to("_").__code__
 # Built-in scalars whose output coercion returns a value of exactly this type unchanged.
 _SERIALIZED_AS_IS = {serialize_string: str, serialize_id: str, serialize_boolean: bool}
 # Whether values of a type are mappings (read by key) or objects (read by attribute), as found.
-_MAPPING_TYPES: dict[type, bool] = {dict: True}
+_mapping_types: dict[type, bool] = {dict: True}
 
 
 def _is_mapping(value: Any) -> bool:
     kind = type(value)
-    known = _MAPPING_TYPES.get(kind)
+    known = _mapping_types.get(kind)
     if known is None:
-        known = _MAPPING_TYPES[kind] = isinstance(value, Mapping)
+        known = _mapping_types[kind] = isinstance(value, Mapping)
     return known
 
 
 def _is_awaitable(value: Any) -> bool:
     kind = type(value)
-    if kind in _NOT_AWAITABLE:
+    if kind in _never_awaitable:
         return False
     if isawaitable(value):
         return True
     if kind is not GeneratorType:
-        _NOT_AWAITABLE.add(kind)
+        _never_awaitable.add(kind)
     return False
 
 
@@ -175,7 +179,7 @@ class FieldPlan:
         self.non_null = is_non_null_type(field_def.type)
         self.resolve = field_def.resolve
         self.attribute = self.name
-        if self.resolve is not None and self.resolve.__code__ is _RESOLVE_TO_CODE:
+        if getattr(self.resolve, "__code__", None) is _RESOLVE_TO_CODE:
             closure = self.resolve.__closure__ or ()
             names = [cell.cell_contents for cell in closure if isinstance(cell.cell_contents, str)]
             if len(names) == 1 and "." not in names[0]:
@@ -651,4 +655,7 @@ def _compiled(schema: GraphQLSchema, operation: OperationDefinitionNode) -> Plan
     try:
         return Plan(schema, operation)
     except (Unplannable, RecursionError):
+        return None
+    except Exception:  # a bug here must not fail the request: graphql-core runs it
+        logger.exception("Could not plan an operation; graphql-core runs it")
         return None

@@ -81,6 +81,14 @@ REQUESTS = [
     ("createMessage empty", operation(SEND, {"from": "1", "to": "2", "content": " "})),
     ("messages", operation(MESSAGES, {"userId": "2"})),
     ("messages unknown user", operation(MESSAGES, {"userId": "99"})),
+    (
+        "a fragment (no plan: graphql-core runs it)",
+        operation('{ ...F } fragment F on Query { userId(username: "ann") }'),
+    ),
+    (
+        "a directive (no plan)",
+        operation('query ($no: Boolean!) { userId(username: "ann") @skip(if: $no) }', {"no": False}),
+    ),
     ("validation error", operation("{ nope }")),
     ("several validation errors", operation("{ nope userId }")),
     ("syntax error", operation("{ userId(")),

@@ -565,3 +565,23 @@ def test_plain_variables_are_coerced_without_graphql_cores_walk(monkeypatch):
     assert plain.coerce({"s": 5}) is None  # not plain: graphql-core's walk (here, stubbed to fail)
     assert general.coerce({"s": "a", "n": 1}) is None
     assert len(walked) == 2
+
+
+def test_resolvers_of_any_callable_kind_are_planned_and_a_failure_to_plan_is_graphql_cores_to_run(
+    caplog, monkeypatch
+):
+    class Greeter:
+        def __call__(self, _source: Any, _info: Any) -> str:
+            return "hello"
+
+    odd = make_executable_schema("type Query { hello: String }")
+    odd.query_type.fields["hello"].resolve = Greeter()
+    plan = compile_plan(odd, parse("{ hello }"), None)
+    assert settle(plan.run({}, None)).data == {"hello": "hello"}
+
+    def broken(*_: Any) -> None:
+        raise RuntimeError("a bug in planning")
+
+    monkeypatch.setattr("plans._plan_selection", broken)
+    assert compile_plan(odd, parse("{ hello }"), None) is None  # and graphql-core runs it
+    assert "Could not plan an operation" in caplog.text
