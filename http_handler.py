@@ -107,9 +107,12 @@ class FastHTTPHandler(GraphQLHTTPHandler):
         super().__init__(*args, **kwargs)
         # Operations that passed validation and the operation checks, with their plans.
         self._checked = IdentityCache(checked_size)
-        # Ariadne's hook answers None unless a subclass overrides it: no need to ask it then.
+        # Ariadne's hooks, asked as Ariadne asks them only when a subclass overrides them.
         self._overrides_request_handling = (
             type(self).handle_request_override is not GraphQLHTTPHandler.handle_request_override
+        )
+        self._overrides_context = (
+            type(self).get_context_for_request is not GraphQLHTTPHandler.get_context_for_request
         )
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -167,8 +170,9 @@ class FastHTTPHandler(GraphQLHTTPHandler):
                 request, data, context_value=context_value, query_document=query_document
             )
         if context_value is None:
-            context_value = await self.get_context_for_request(request, data)
-        errors_to = {"logger": self.logger, "error_formatter": self.error_formatter, "debug": self.debug}
+            context_value = self.context_for_request(request, data)
+            if isawaitable(context_value):
+                context_value = await context_value
         try:
             validate_data(data)
             variables, operation_name = data.get("variables"), data.get("operationName")
@@ -190,7 +194,7 @@ class FastHTTPHandler(GraphQLHTTPHandler):
                     query_validator=self.query_validator,
                 )
                 if validation_errors:
-                    return handle_graphql_errors(validation_errors, **errors_to)
+                    return handle_graphql_errors(validation_errors, **self.errors_to())
                 if from_get:
                     validate_operation_is_query(document, operation_name)
                 else:
@@ -211,8 +215,23 @@ class FastHTTPHandler(GraphQLHTTPHandler):
             if isawaitable(result):
                 result = await result
         except GraphQLError as error:
-            return handle_graphql_errors([error], **errors_to)
-        return handle_query_result(result, **errors_to)
+            return handle_graphql_errors([error], **self.errors_to())
+        if result.errors:
+            return handle_query_result(result, **self.errors_to())
+        return result.data is not None, {"data": result.data}  # Ariadne's answer when all went well
+
+    def context_for_request(self, request: Any, data: Any) -> Any:
+        """Ariadne's `get_context_for_request` without its coroutine (unless a subclass overrides it):
+        the context, or an awaitable of it."""
+        if self._overrides_context:
+            return self.get_context_for_request(request, data)
+        if callable(self.context_value):
+            return self.context_value(request, data)
+        return self.context_value or {"request": request}
+
+    def errors_to(self) -> dict[str, Any]:
+        """Where Ariadne's error handling logs and how it formats."""
+        return {"logger": self.logger, "error_formatter": self.error_formatter, "debug": self.debug}
 
     async def graphql_http_server(self, request: Request) -> Response:
         """Ariadne's path (multipart uploads, GET), ending an incomplete upload cleanly.

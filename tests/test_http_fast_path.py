@@ -236,3 +236,25 @@ def test_a_subclass_that_overrides_ariadnes_request_hook_still_answers_json_post
     assert (response.status_code, response.content) == (418, b"short and stout")
     assert app.graphql_handler._overrides_request_handling
     assert not create_app(make_settings()).graphql_handler._overrides_request_handling
+
+
+def test_a_subclass_that_overrides_ariadnes_context_hook_has_it_asked_for_every_request():
+    asked = []
+
+    class Counting(http_handler.FastHTTPHandler):
+        async def get_context_for_request(self, request, data):
+            asked.append(data["query"])
+            return await super().get_context_for_request(request, data)
+
+    app = create_app(make_settings())
+    counting = Counting()
+    counting.configure(schema, context_value=app.graphql_handler.context_value)
+    app.graphql_handler = counting
+    app._shortcut = counting.handle_json_post
+    with TestClient(app) as client:
+        for _ in range(2):
+            assert client.post("/", content=operation(USER_ID), headers=JSON).json() == {
+                "data": {"userId": None}
+            }
+    assert asked == [USER_ID, USER_ID]
+    assert not create_app(make_settings()).graphql_handler._overrides_context
