@@ -2,14 +2,18 @@
 
 A POST with `Content-Type: application/json` skips Starlette's request
 parsing and response classes: the body is read straight from the ASGI
-channel and parsed with orjson, and the result is written as two ASGI
-messages. Everything between is Ariadne's own: `handle_request_override`,
-`extract_data_from_json_request`, `execute_graphql_query` (the document
-cache, the validation rules, error formatting and logging) and the status
-rule of `create_json_response`, so a request answers exactly as it would
-through Ariadne's handler, and a hook added to one of those methods applies
-to both paths. Every other request (GET, multipart, OPTIONS) goes to
-Ariadne's handler unchanged.
+channel and parsed with orjson (as `extract_data_from_json_request` parses
+it), and the result is written as two ASGI messages. Everything between is
+Ariadne's own steps: the document cache, the validation rules, the operation
+checks, error formatting and logging, and the status rule of
+`create_json_response`, so a request answers exactly as it would through
+Ariadne's handler. Ariadne's hooks `handle_request_override` and
+`get_context_for_request` are asked as Ariadne asks them when a subclass
+overrides them (their defaults are done without a coroutine each). An
+operation that passed validation and the operation checks once skips them
+after, and runs on its plan (plans.py) where it has one. Every other
+request (GET, multipart, OPTIONS) goes through Ariadne's handler, with the
+same `execute_graphql_query`.
 
 `FastPathApp` is the Starlette app with one shortcut in front: JSON POSTs to
 the GraphQL path go to that handler directly, without Starlette's
@@ -163,7 +167,9 @@ class FastHTTPHandler(GraphQLHTTPHandler):
         request and do nothing here; a handler given extensions, middleware or a root value takes
         Ariadne's own path. The steps kept are Ariadne's functions: the same checks, the same
         validation rules (`validation_rules`, introspection) through the same `query_validator`,
-        the same error logging and formatting.
+        the same error logging and formatting. What the checks decided is remembered per
+        document, operation name, method and rules, with the operation's plan; graphql-core's
+        `execute` runs what has no plan.
         """
         if self.extensions or self.middleware or self.root_value is not None or self.schema is None:
             return await super().execute_graphql_query(
