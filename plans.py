@@ -269,10 +269,7 @@ class FieldPlan:
         return completed
 
     def failed(self, run: Run, parent_path: Path | None, error: Exception) -> None:
-        located = located_error(error, self.nodes, [*_keys(parent_path), self.key])
-        if self.non_null:
-            raise located
-        run.errors.append(located)
+        _report(run, error, self.nodes, [*_keys(parent_path), self.key], self.non_null)
 
     async def _complete_later(
         self, run: Run, parent_path: Path | None, path: Path | None, value: Awaitable[Any]
@@ -294,6 +291,16 @@ class FieldPlan:
 
 def _keys(path: Path | None) -> list[str | int]:
     return [] if path is None else path.as_list()
+
+
+def _report(
+    run: Run, error: Exception, nodes: list[FieldNode], keys: list[str | int], non_null: bool
+) -> None:
+    """graphql-core's `handle_field_error`: the error located, raised where null may not stand, else kept."""
+    located = located_error(error, nodes, keys)
+    if non_null:
+        raise located
+    run.errors.append(located)
 
 
 def _plan_arguments(
@@ -337,7 +344,8 @@ def _uses_variables(value_node: ValueNode) -> bool:
     return False
 
 
-Completer = Callable[[Run, Path, Any], Any]
+# A field's value completed for its type: (the request, the field's path if it needs one, the value).
+Completer = Callable[[Run, Path | None, Any], Any]
 
 
 def _completer(schema: GraphQLSchema, field: FieldPlan, type_: GraphQLOutputType) -> Completer:
@@ -403,10 +411,7 @@ def _list_completer(schema: GraphQLSchema, field: FieldPlan, type_: GraphQLList)
     message = f"Expected Iterable, but did not find one for field '{field.typename}.{field.name}'."
 
     def item_failed(run: Run, item_path: Path, error: Exception) -> None:
-        located = located_error(error, field.nodes, item_path.as_list())
-        if item_non_null:
-            raise located
-        run.errors.append(located)
+        _report(run, error, field.nodes, item_path.as_list(), item_non_null)
 
     def complete_one(run: Run, item_path: Path, item: Any) -> Any:
         try:
