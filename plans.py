@@ -108,12 +108,25 @@ def _is_awaitable(value: Any) -> bool:
 
 
 def _track(values: Iterable[Any]) -> None:
-    """`info.async_helpers.track`: settle awaitables a resolver leaves behind, in the background."""
+    """Settle awaitables nobody will await, in the background (also `info.async_helpers.track`)."""
     awaitables = [value for value in values if _is_awaitable(value)]
-    if awaitables:
-        future = asyncio.gather(*awaitables, return_exceptions=True)
-        _settling.add(future)
-        future.add_done_callback(_settling.discard)
+    if not awaitables:
+        return
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # run outside an event loop (never in the server): nothing can settle them
+        for awaitable in awaitables:
+            _close(awaitable)
+        return
+    future = asyncio.gather(*awaitables, return_exceptions=True)
+    _settling.add(future)
+    future.add_done_callback(_settling.discard)
+
+
+def _close(awaitable: Any) -> None:
+    close = getattr(awaitable, "close", None)
+    if close is not None:
+        close()
 
 
 _settling: set[asyncio.Future] = set()
@@ -484,45 +497,43 @@ def _execute_fields(run: Run, fields: list[FieldPlan], source: Any, path: Path |
     data: dict[str, Any] = {}
     waiting = []
     mapping = None
-    for field in fields:
-        as_is = field.read_as_is
-        if as_is is not None:
-            if mapping is None:
-                mapping = _is_mapping(source)
-            try:
-                value = source.get(field.attribute) if mapping else getattr(source, field.attribute, None)
-            except Exception as error:
-                value = field.failed(run, path, error)
+    try:
+        for field in fields:
+            as_is = field.read_as_is
+            if as_is is not None:
+                if mapping is None:
+                    mapping = _is_mapping(source)
+                try:
+                    value = source.get(field.attribute) if mapping else getattr(source, field.attribute, None)
+                except Exception as error:
+                    value = field.failed(run, path, error)
+                else:
+                    if type(value) is not as_is and (value is not None or field.non_null):
+                        value = field.read(run, path, value)
             else:
-                if type(value) is not as_is and (value is not None or field.non_null):
-                    value = field.read(run, path, value)
-        else:
-            value = field.run(run, source, path)
-        if _is_awaitable(value):
-            waiting.append(field.key)
-        data[field.key] = value
+                value = field.run(run, source, path)
+            if _is_awaitable(value):
+                waiting.append(field.key)
+            data[field.key] = value
+    except BaseException:  # a null that propagates: the object is gone; what it started still settles
+        _track([data[key] for key in waiting])
+        raise
     return _await_values(data, waiting) if waiting else data
 
 
 async def _await_values(values: Any, waiting: list[Any]) -> Any:
     """`values` (a dict or a list) with the awaitables at `waiting` replaced by their results, in order.
 
-    When one fails (a null that propagates), those not yet awaited are discarded.
+    When one fails (a null that propagates), those not yet awaited settle in the background, as
+    graphql-core lets them.
     """
     for position, index in enumerate(waiting):
         try:
             values[index] = await values[index]
         except BaseException:
-            for later in waiting[position + 1 :]:
-                _discard(values[later])
+            _track([values[later] for later in waiting[position + 1 :]])
             raise
     return values
-
-
-def _discard(awaitable: Any) -> None:
-    close = getattr(awaitable, "close", None) or getattr(awaitable, "cancel", None)
-    if close is not None:
-        close()
 
 
 class Plan:

@@ -306,6 +306,12 @@ CASES: list[tuple[str, str, dict[str, Any] | None, str | None]] = [
     ("nested nullable objects", '{ item(id: "1") { maybe { id maybe { id } deep { name } } } }', None, None),
     ("list with a null and objects", "{ items { id name } }", None, None),
     ("list of non-null objects with a null", "{ strictItems { id } }", None, None),
+    (
+        "an async field, then a null that propagates to the root",
+        '{ asyncItem(id: "1") { id } failingNonNull }',
+        None,
+        None,
+    ),
     ("resolver raises", '{ failing echo(required: "after") }', None, None),
     ("async resolver raises", "{ asyncFailing failing }", None, None),
     ("scalar rejects the value", "{ badInt }", None, None),
@@ -585,3 +591,28 @@ def test_resolvers_of_any_callable_kind_are_planned_and_a_failure_to_plan_is_gra
     monkeypatch.setattr("plans._plan_selection", broken)
     assert compile_plan(odd, parse("{ hello }"), None) is None  # and graphql-core runs it
     assert "Could not plan an operation" in caplog.text
+
+
+def test_what_a_propagated_null_leaves_behind_still_settles():
+    """An async sibling of a field whose null reaches the root still runs to its end, unawaited by
+    the response (graphql-core settles it in the background too), and leaves no warning."""
+    import gc
+    import warnings
+
+    plan = compile_plan(
+        schema, parse('{ asyncItem(id: "1") { id } a: awaitableItems { id } failingNonNull }'), None
+    )
+
+    async def run_and_let_settle() -> Any:
+        result = plan.run({}, None)
+        result = await result if isawaitable(result) else result
+        for _ in range(5):
+            await asyncio.sleep(0)
+        return result
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = asyncio.run(run_and_let_settle())
+        gc.collect()
+    assert result.data is None
+    assert [str(warning.message) for warning in caught if "never awaited" in str(warning.message)] == []
