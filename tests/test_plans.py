@@ -393,9 +393,16 @@ CASES: list[tuple[str, str, dict[str, Any] | None, str | None]] = [
 ]
 
 
-def settle(value: Any) -> Any:
+def settle(start: Any) -> Any:
+    """What `start()` gives, awaited, run in an event loop as the server runs it (and whatever it
+    leaves to settle in the background given time to)."""
+
     async def wait() -> Any:
-        return await value if isawaitable(value) else value
+        value = start()
+        value = await value if isawaitable(value) else value
+        for _ in range(5):
+            await asyncio.sleep(0)
+        return value
 
     return asyncio.run(wait())
 
@@ -406,7 +413,7 @@ def both_ways(text: str, variables: dict | None, operation_name: str | None) -> 
     context = {"viewer": "ann"}
     calls.clear()
     expected = settle(
-        execute(
+        lambda: execute(
             schema, document, context_value=context, variable_values=variables, operation_name=operation_name
         )
     )
@@ -414,7 +421,7 @@ def both_ways(text: str, variables: dict | None, operation_name: str | None) -> 
     plan = compile_plan(schema, document, operation_name)
     assert plan is not None, "this operation should get a plan"
     calls.clear()
-    actual = settle(plan.run(context, variables))
+    actual = settle(lambda: plan.run(context, variables))
     return actual.formatted, expected.formatted, list(calls), expected_calls
 
 
@@ -448,7 +455,9 @@ def test_variables_that_do_not_coerce_are_left_to_graphql_core():
     plan = compile_plan(schema, document, None)
     assert plan.run({}, {"n": "three"}) is None
     assert plan.run({}, {}) is None
-    assert settle(plan.run({}, {"n": 3})).data == {"echo": "echo ['echo'] [('number', 3), ('required', 'r')]"}
+    assert settle(lambda: plan.run({}, {"n": 3})).data == {
+        "echo": "echo ['echo'] [('number', 3), ('required', 'r')]"
+    }
 
 
 @pytest.mark.parametrize(
@@ -495,10 +504,10 @@ def test_an_event_plan_answers_as_graphql_core_does(text, event):
     executor = Executor.build(
         schema, document, context_value={"viewer": "ann"}, raw_variable_values={"label": "L"}
     )
-    expected = settle(executor.build_per_event_executor(event).execute_operation(False))
+    expected = settle(lambda: executor.build_per_event_executor(event).execute_operation(False))
     plan = compile_event_plan(schema, document.definitions[0], {})
     assert plan is not None
-    actual = settle(plan.execute({"viewer": "ann"}, executor.variable_values, event))
+    actual = settle(lambda: plan.execute({"viewer": "ann"}, executor.variable_values, event))
     assert actual.formatted == expected.formatted
 
 
@@ -583,7 +592,7 @@ def test_resolvers_of_any_callable_kind_are_planned_and_a_failure_to_plan_is_gra
     odd = make_executable_schema("type Query { hello: String }")
     odd.query_type.fields["hello"].resolve = Greeter()
     plan = compile_plan(odd, parse("{ hello }"), None)
-    assert settle(plan.run({}, None)).data == {"hello": "hello"}
+    assert settle(lambda: plan.run({}, None)).data == {"hello": "hello"}
 
     def broken(*_: Any) -> None:
         raise RuntimeError("a bug in planning")
@@ -603,16 +612,9 @@ def test_what_a_propagated_null_leaves_behind_still_settles():
         schema, parse('{ asyncItem(id: "1") { id } a: awaitableItems { id } failingNonNull }'), None
     )
 
-    async def run_and_let_settle() -> Any:
-        result = plan.run({}, None)
-        result = await result if isawaitable(result) else result
-        for _ in range(5):
-            await asyncio.sleep(0)
-        return result
-
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = asyncio.run(run_and_let_settle())
+        result = settle(lambda: plan.run({}, None))
         gc.collect()
     assert result.data is None
     assert [str(warning.message) for warning in caught if "never awaited" in str(warning.message)] == []
