@@ -7,9 +7,10 @@ it), and the result is written as two ASGI messages. Everything between is
 Ariadne's own steps: the document cache, the validation rules, the operation
 checks, error formatting and logging, and the status rule of
 `create_json_response`, so a request answers exactly as it would through
-Ariadne's handler. Ariadne's hooks `handle_request_override` and
-`get_context_for_request` are asked as Ariadne asks them when a subclass
-overrides them (their defaults are done without a coroutine each). An
+Ariadne's handler. Ariadne's hooks `handle_request_override`,
+`extract_data_from_json_request` and `get_context_for_request` are asked as
+Ariadne asks them when a subclass overrides them (their defaults are done
+without a coroutine each). An
 operation that passed validation and the operation checks once skips them
 after, and runs on its plan (plans.py) where it has one. Every other
 request (GET, multipart, OPTIONS) goes through Ariadne's handler, with the
@@ -56,6 +57,8 @@ from plans import compile_plan
 
 logger = logging.getLogger("chat.http")
 
+# Ariadne's handler methods a subclass may override to change how a JSON POST is answered.
+_HOOKS = ("handle_request_override", "extract_data_from_json_request", "get_context_for_request")
 _JSON_HEADERS = [(b"content-type", b"application/json")]
 
 
@@ -111,13 +114,11 @@ class FastHTTPHandler(GraphQLHTTPHandler):
         super().__init__(*args, **kwargs)
         # Operations that passed validation and the operation checks, with their plans.
         self._checked = IdentityCache(checked_size)
-        # Ariadne's hooks, asked as Ariadne asks them only when a subclass overrides them.
-        self._overrides_request_handling = (
-            type(self).handle_request_override is not GraphQLHTTPHandler.handle_request_override
-        )
-        self._overrides_context = (
-            type(self).get_context_for_request is not GraphQLHTTPHandler.get_context_for_request
-        )
+        # Ariadne's hooks that a subclass overrides are asked as Ariadne asks them; their
+        # defaults are done here without a coroutine each.
+        self.overridden_hooks = {
+            hook for hook in _HOOKS if getattr(type(self), hook) is not getattr(FastHTTPHandler, hook)
+        }
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.subscription_handlers or not posts_json(scope):
@@ -138,13 +139,16 @@ class FastHTTPHandler(GraphQLHTTPHandler):
         except ClientDisconnect:
             log_went_away(request)
             return
-        if self._overrides_request_handling:
+        if "handle_request_override" in self.overridden_hooks:
             response = await self.handle_request_override(request)
             if response is not None:
                 await response(scope, receive, send)
                 return
         try:
-            data = json_body(body)
+            if "extract_data_from_json_request" in self.overridden_hooks:
+                data = await self.extract_data_from_json_request(request)
+            else:
+                data = json_body(body)
         except HttpError as error:
             await PlainTextResponse(error.message or error.status, status_code=HTTPStatus.BAD_REQUEST)(
                 scope, receive, send
@@ -229,7 +233,7 @@ class FastHTTPHandler(GraphQLHTTPHandler):
     def context_for_request(self, request: Any, data: Any) -> Any:
         """Ariadne's `get_context_for_request` without its coroutine (unless a subclass overrides it):
         the context, or an awaitable of it."""
-        if self._overrides_context:
+        if "get_context_for_request" in self.overridden_hooks:
             return self.get_context_for_request(request, data)
         if callable(self.context_value):
             return self.context_value(request, data)

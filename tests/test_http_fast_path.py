@@ -234,8 +234,8 @@ def test_a_subclass_that_overrides_ariadnes_request_hook_still_answers_json_post
     with TestClient(app) as client:
         response = client.post("/", content=operation(USER_ID), headers=JSON)
     assert (response.status_code, response.content) == (418, b"short and stout")
-    assert app.graphql_handler._overrides_request_handling
-    assert not create_app(make_settings()).graphql_handler._overrides_request_handling
+    assert app.graphql_handler.overridden_hooks == {"handle_request_override"}
+    assert create_app(make_settings()).graphql_handler.overridden_hooks == set()
 
 
 def test_a_subclass_that_overrides_ariadnes_context_hook_has_it_asked_for_every_request():
@@ -257,4 +257,22 @@ def test_a_subclass_that_overrides_ariadnes_context_hook_has_it_asked_for_every_
                 "data": {"userId": None}
             }
     assert asked == [USER_ID, USER_ID]
-    assert not create_app(make_settings()).graphql_handler._overrides_context
+    assert counting.overridden_hooks == {"get_context_for_request"}
+
+
+def test_a_subclass_that_overrides_ariadnes_body_hook_has_it_read_every_json_post():
+    class Renaming(http_handler.FastHTTPHandler):
+        async def extract_data_from_json_request(self, request):
+            data = await super().extract_data_from_json_request(request)
+            return {**data, "query": data["query"].replace("nobody", "ann")}
+
+    app = create_app(make_settings())
+    renaming = Renaming()
+    renaming.configure(schema, context_value=app.graphql_handler.context_value)
+    app.graphql_handler = renaming
+    app._shortcut = renaming.handle_json_post
+    with TestClient(app) as client:
+        client.post("/", json={"query": CREATE_USER, "variables": {"username": "ann"}})
+        answer = client.post("/", json={"query": '{ userId(username: "nobody") }'})
+    assert answer.json() == {"data": {"userId": "1"}}
+    assert renaming.overridden_hooks == {"extract_data_from_json_request"}
