@@ -121,10 +121,10 @@ class FastHTTPHandler(GraphQLHTTPHandler):
         }
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.subscription_handlers or not posts_json(scope):
+        if posts_json(scope):
+            await self.handle_json_post(scope, receive, send)
+        else:
             await super().handle(scope, receive, send)
-            return
-        await self.handle_json_post(scope, receive, send)
 
     async def handle_json_post(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A POST whose content type is JSON (the caller has checked)."""

@@ -235,7 +235,7 @@ class FieldPlan:
             if value is Undefined or (value is None and not nullable):
                 break  # absent, or null where it may not be: graphql-core's rules (defaults, errors)
             args[out_name] = value
-        else:
+        else:  # every variable read (an empty list: never, see `_plan_arguments`)
             if self.variable_args:
                 return args
         return get_argument_values(self.field_def, self.nodes[0], run.variables)

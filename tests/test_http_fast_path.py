@@ -219,6 +219,16 @@ def test_an_operation_that_passed_its_checks_once_is_still_checked_per_method_an
         assert len(checked) == before, "what the document cache does not keep is not kept here either"
 
 
+def app_with_handler(handler_class: type[http_handler.FastHTTPHandler]):
+    """The app, answering JSON POSTs with an instance of `handler_class` configured as its own."""
+    app = create_app(make_settings())
+    handler = handler_class()
+    handler.configure(schema, context_value=app.graphql_handler.context_value)
+    app.graphql_handler = handler
+    app._shortcut = handler.handle_json_post
+    return app, handler
+
+
 def test_a_subclass_that_overrides_ariadnes_request_hook_still_answers_json_posts_itself():
     """The hook is skipped only when it is Ariadne's own (which answers None)."""
 
@@ -226,15 +236,11 @@ def test_a_subclass_that_overrides_ariadnes_request_hook_still_answers_json_post
         async def handle_request_override(self, request):
             return Response(b"short and stout", status_code=418)
 
-    app = create_app(make_settings())
-    teapot = Teapot()
-    teapot.configure(schema)
-    app.graphql_handler = teapot
-    app._shortcut = teapot.handle_json_post
+    app, teapot = app_with_handler(Teapot)
     with TestClient(app) as client:
         response = client.post("/", content=operation(USER_ID), headers=JSON)
     assert (response.status_code, response.content) == (418, b"short and stout")
-    assert app.graphql_handler.overridden_hooks == {"handle_request_override"}
+    assert teapot.overridden_hooks == {"handle_request_override"}
     assert create_app(make_settings()).graphql_handler.overridden_hooks == set()
 
 
@@ -246,11 +252,7 @@ def test_a_subclass_that_overrides_ariadnes_context_hook_has_it_asked_for_every_
             asked.append(data["query"])
             return await super().get_context_for_request(request, data)
 
-    app = create_app(make_settings())
-    counting = Counting()
-    counting.configure(schema, context_value=app.graphql_handler.context_value)
-    app.graphql_handler = counting
-    app._shortcut = counting.handle_json_post
+    app, counting = app_with_handler(Counting)
     with TestClient(app) as client:
         for _ in range(2):
             assert client.post("/", content=operation(USER_ID), headers=JSON).json() == {
@@ -266,11 +268,7 @@ def test_a_subclass_that_overrides_ariadnes_body_hook_has_it_read_every_json_pos
             data = await super().extract_data_from_json_request(request)
             return {**data, "query": data["query"].replace("nobody", "ann")}
 
-    app = create_app(make_settings())
-    renaming = Renaming()
-    renaming.configure(schema, context_value=app.graphql_handler.context_value)
-    app.graphql_handler = renaming
-    app._shortcut = renaming.handle_json_post
+    app, renaming = app_with_handler(Renaming)
     with TestClient(app) as client:
         client.post("/", json={"query": CREATE_USER, "variables": {"username": "ann"}})
         answer = client.post("/", json={"query": '{ userId(username: "nobody") }'})
