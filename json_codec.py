@@ -14,7 +14,6 @@ one subscription result sent in many WebSocket frames (`dumps_frame`).
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import orjson
@@ -61,12 +60,20 @@ def dumps_frame(value: Any) -> bytes:
 
 
 # orjson reads integers outside [-2**63, 2**64) as floats; every such integer has 19 digits or more.
-_LONG_NUMBER = re.compile(rb"[0-9]{19}")
+# Found by mapping every digit to "0" and every other byte to a space, then looking for 19 zeros:
+# two passes at C speed, several times faster than a regular expression over a request body.
+_DIGITS_AS_ZEROS = bytes(ord("0") if byte in b"0123456789" else ord(" ") for byte in range(256))
+_NINETEEN_DIGITS = b"0" * 19
+
+
+def has_long_number(body: bytes) -> bool:
+    """Whether `body` holds a run of 19 or more ASCII digits."""
+    return _NINETEEN_DIGITS in body.translate(_DIGITS_AS_ZEROS)
 
 
 def loads(body: bytes) -> Any:
     """Parse a JSON document exactly as `json.loads` would; ValueError when it is not one."""
-    if _LONG_NUMBER.search(body) is None:
+    if not has_long_number(body):
         try:
             return orjson.loads(body)
         except orjson.JSONDecodeError:

@@ -15,6 +15,10 @@ import json_codec
         b'{"query": "{ a }", "variables": {"n": 1.5, "list": [true, null]}}',
         b'{"big": 18446744073709551615, "small": -9223372036854775808}',
         b'{"beyond": 18446744073709551616, "below": -9223372036854775809}',
+        b"[99999999999999999999]",  # a long integer at the very end of the body
+        b'{"n": [1, 2, 123456789012345678901234567890], "s": "0123456789"}',
+        b'{"s": "1234567890123456789012", "n": 1e400}',  # 22 digits in a string, a float too big
+        b'{"split": 123456789.0123456789012, "e": 1234567890E+12345678901}',
         b'{"surrogate": "\\ud800"}',
         b'{"x": NaN, "y": -Infinity}',
         b'\xef\xbb\xbf{"bom": 1}',
