@@ -27,7 +27,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from http import HTTPStatus
-from inspect import isawaitable
 from typing import Any
 
 from ariadne.asgi.handlers import GraphQLHTTPHandler
@@ -53,7 +52,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 import json_codec
 from documents import is_cacheable
 from identity_cache import MISSING, IdentityCache
-from plans import compile_plan
+from plans import compile_plan, is_awaitable
 
 logger = logging.getLogger("chat.http")
 
@@ -181,7 +180,7 @@ class FastHTTPHandler(GraphQLHTTPHandler):
             )
         if context_value is None:
             context_value = self.context_for_request(request, data)
-            if isawaitable(context_value):
+            if is_awaitable(context_value):
                 context_value = await context_value
         try:
             validate_data(data)
@@ -222,7 +221,7 @@ class FastHTTPHandler(GraphQLHTTPHandler):
                     operation_name=operation_name,
                     **get_execution_context_class_kwargs(self.execution_context_class),
                 )
-            if isawaitable(result):
+            if is_awaitable(result):
                 result = await result
         except GraphQLError as error:
             return handle_graphql_errors([error], **self.errors_to())

@@ -270,10 +270,13 @@ class MemoryStore:
             raise DomainError(*errors)
         self._message_count += 1
         message_id = str(self._message_count)
-        stored = tuple(replace(attachment, message_id=message_id) for attachment in attachments)
+        stored: tuple[Attachment, ...] = ()
+        if attachments:
+            stored = tuple(replace(attachment, message_id=message_id) for attachment in attachments)
         message = Message(message_id, sender_id, recipient_id, content, self._next_created_at(), stored)
         self._messages_by_id[message_id] = message
-        self._attachments.update((attachment.id, attachment) for attachment in stored)
+        if stored:
+            self._attachments.update((attachment.id, attachment) for attachment in stored)
         self._messages.append(message)
         self._messages_by_user[sender_id].append(message)
         if recipient_id != sender_id:

@@ -313,6 +313,11 @@ CASES: list[tuple[str, str, dict[str, Any] | None, str | None]] = [
         None,
     ),
     ("resolver raises", '{ failing echo(required: "after") }', None, None),
+    # One root field (most operations) is executed on its own path.
+    ("one non-null root field null", "{ failingNonNull }", None, None),
+    ("one async root field", '{ asyncItem(id: "1") { id name } }', None, None),
+    ("one async root field that raises", "{ asyncFailing }", None, None),
+    ("one root field, a non-null object whose field is null", "{ nested { id brokenName } }", None, None),
     ("async resolver raises", "{ asyncFailing failing }", None, None),
     ("scalar rejects the value", "{ badInt }", None, None),
     ("not a list", "{ notAList }", None, None),
