@@ -25,6 +25,7 @@ exception middleware and router, unless middleware has been added to the app
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
@@ -47,11 +48,12 @@ from graphql import DocumentNode, GraphQLError, execute
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import json_codec
 from documents import is_cacheable
 from identity_cache import MISSING, IdentityCache
+from limits import BodySizeLimit
 from plans import compile_plan, is_awaitable
 
 logger = logging.getLogger("chat.http")
@@ -71,6 +73,25 @@ def posts_json(scope: Scope) -> bool:
     return False
 
 
+def json_post_length(scope: Scope) -> int | None:
+    """The declared length of a POST with one Content-Type header, JSON; -1 when not declared as a
+    number (chunked); None for any other request. One pass over the headers, for the shortcut."""
+    if scope["method"] != "POST":
+        return None
+    content_type = None
+    length = -1
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            if content_type is not None:
+                return None
+            content_type = value
+        elif name == b"content-length":
+            length = int(value) if value.isdigit() else -1
+    if content_type is None or content_type.decode("latin-1").split(";")[0] != DATA_TYPE_JSON:
+        return None
+    return length
+
+
 def log_went_away(request: Request) -> None:
     client = request.client.host if request.client else "?"
     logger.info("Client %s went away before its request body was complete", client)
@@ -78,18 +99,25 @@ def log_went_away(request: Request) -> None:
 
 def result_status(result: dict[str, Any], success: bool) -> int:
     """Ariadne's rule: 200 when the operation ran or produced data, 400 otherwise."""
-    return HTTPStatus.OK if success or result.get("data") is not None else HTTPStatus.BAD_REQUEST
+    return 200 if success or result.get("data") is not None else 400
 
 
 async def read_body(receive: Receive) -> bytes:
+    message = await receive()
+    if message["type"] == "http.request" and not message.get("more_body", False):
+        return message.get("body", b"")  # the whole body in one message: the usual case
+    return await _read_rest(receive, message)
+
+
+async def _read_rest(receive: Receive, message: Message) -> bytes:
     chunks = []
     while True:
-        message = await receive()
         if message["type"] != "http.request":  # the client went away
             raise ClientDisconnect()
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             return b"".join(chunks)
+        message = await receive()
 
 
 def json_body(body: bytes) -> Any:
@@ -270,7 +298,9 @@ class FastPathApp(Starlette):
     """Starlette, with JSON POSTs to `graphql_path` sent straight to the GraphQL HTTP handler.
 
     `body_limit` wraps both ways in (the shortcut and Starlette's own stack),
-    so every HTTP request passes it; middleware added to the app must see
+    so every HTTP request passes it, except a JSON POST whose declared
+    Content-Length is within the limit: the limit would let it through
+    untouched, so it goes straight in. Middleware added to the app must see
     every request, so with any, nothing is short-cut.
     """
 
@@ -279,23 +309,31 @@ class FastPathApp(Starlette):
         *,
         graphql_path: str,
         graphql_handler: FastHTTPHandler,
-        body_limit: Callable[[ASGIApp], ASGIApp] = lambda app: app,
+        body_limit: Callable[[ASGIApp], BodySizeLimit] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.graphql_path = graphql_path
         self.graphql_handler = graphql_handler
-        self._shortcut = body_limit(graphql_handler.handle_json_post)
-        self._starlette = body_limit(super().__call__)
+        self._shortcut: ASGIApp = graphql_handler.handle_json_post
+        self._starlette: ASGIApp = super().__call__
+        # A JSON POST that declares a length within this needs nothing from the limit: the server
+        # frames its body by that length.
+        self._declared_within: float = math.inf
+        if body_limit is not None:
+            limited = body_limit(graphql_handler.handle_json_post)
+            self._shortcut, self._starlette = limited, body_limit(super().__call__)
+            self._declared_within = limited.max_body_size
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] == "http"
-            and scope["path"] == self.graphql_path
-            and not self.user_middleware
-            and posts_json(scope)
-        ):
-            scope["app"] = self
-            await self._shortcut(scope, receive, send)
-            return
+        if scope["type"] == "http" and scope["path"] == self.graphql_path and not self.user_middleware:
+            length = json_post_length(scope)
+            if length is not None and 0 <= length <= self._declared_within:
+                scope["app"] = self
+                await self.graphql_handler.handle_json_post(scope, receive, send)
+                return
+            if posts_json(scope):  # several Content-Type headers, a length over the limit, chunked
+                scope["app"] = self
+                await self._shortcut(scope, receive, send)
+                return
         await self._starlette(scope, receive, send)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from functools import partial
 from inspect import isawaitable
 from types import GeneratorType, MappingProxyType
 from typing import Any
@@ -578,7 +579,7 @@ class Plan:
                     continue
                 if (value is None and non_null) or (value is not None and type(value) is not accepted):
                     break
-                sources[name] = VariableValueSource(signature, value)
+                sources[name] = _new_source((signature, value))
                 coerced[name] = value
             else:
                 return VariableValues(sources, coerced) if sources else _NO_VARIABLES
@@ -641,6 +642,8 @@ def _without_data(run: Run, error: GraphQLError) -> ExecutionResult:
 
 # Built-in scalars whose input coercion returns a value of exactly this type unchanged.
 _AS_IS = {coerce_string: str, coerce_id: str, coerce_boolean: bool}
+# `VariableValueSource(signature, value)` (a named tuple) without its keyword handling.
+_new_source = partial(tuple.__new__, VariableValueSource)
 
 
 def _plan_variables(
