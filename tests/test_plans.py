@@ -570,6 +570,7 @@ def both_ways(text: str, variables: dict | None, operation_name: str | None) -> 
 def test_a_plan_answers_as_graphql_core_does(text, variables, operation_name):
     actual, expected, actual_calls, expected_calls = both_ways(text, variables, operation_name)
     assert actual == expected
+    assert repr(actual) == repr(expected)  # keys in the same order too
     assert actual_calls == expected_calls
 
 
@@ -689,6 +690,7 @@ def test_an_event_plan_answers_as_graphql_core_does(text, event):
     assert plan is not None
     actual = settle(lambda: plan.execute({"viewer": "ann"}, executor.variable_values, event))
     assert actual.formatted == expected.formatted
+    assert repr(actual.formatted) == repr(expected.formatted)  # keys in the same order too
 
 
 def test_requests_and_events_each_get_only_their_own_kind_of_plan():
