@@ -2,10 +2,11 @@
 Ariadne's WebSocket handlers) and for queries and mutations (`RequestExecutor`, below).
 
 A subscription's events run on its operation's plan (plans.py), one plan for
-all the subscriptions of that operation, wherever it has one; what follows
-about field collection concerns the operations without (fragments, @skip,
-@include), which graphql-core's executor still runs, as it runs the queries
-and mutations without a plan.
+all the subscriptions of that operation, fragments included, wherever it has
+one; what follows about field collection concerns the operations without
+(@skip/@include with a variable, other directives, abstract types), which
+graphql-core's executor still runs, as it runs the queries and mutations
+without a plan.
 
 graphql-core 3.3 runs each subscription event on a copy of the subscription's
 executor, and each copy collects the operation's root fields anew. The memo

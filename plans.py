@@ -12,9 +12,11 @@ its value, and running it does only the per-request part.
 
 Plans cover what clients of this API send: fields (with aliases and
 `__typename`) of object, list, non-null, scalar and enum types, arguments as
-literals or variables. Anything else (fragments, directives, introspection,
-abstract types, subscriptions) gets no plan and runs on graphql-core, as do
-requests whose variables do not coerce (graphql-core then words the errors).
+literals or variables, fragments, and @skip/@include with a literal condition
+(fields are collected once, see `_collect`). Anything else (directives whose
+condition is a variable, other directives, introspection, abstract types,
+subscription requests) gets no plan and runs on graphql-core, as do requests
+whose variables do not coerce (graphql-core then words the errors).
 A plan answers as graphql-core would: the same resolvers with the same
 arguments and resolve info, values completed by the same type methods, and
 the same errors at the same paths with the same null propagation. Fields run
@@ -37,18 +39,24 @@ from graphql import (
     DocumentNode,
     ExecutionResult,
     FieldNode,
+    FragmentDefinitionNode,
     GraphQLError,
     GraphQLField,
+    GraphQLIncludeDirective,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLResolveInfo,
     GraphQLSchema,
+    GraphQLSkipDirective,
+    InlineFragmentNode,
     ListValueNode,
     ObjectValueNode,
     OperationDefinitionNode,
     OperationType,
+    SelectionNode,
+    SelectionSetNode,
     ValueNode,
     VariableNode,
     get_argument_values,
@@ -58,6 +66,7 @@ from graphql import (
     is_scalar_type,
     located_error,
 )
+from graphql.execution.collect_fields import does_fragment_condition_match
 from graphql.execution.get_variable_signature import GraphQLVariableSignature, get_variable_signature
 from graphql.execution.values import VariableValues, VariableValueSource, get_variable_values
 from graphql.pyutils import Path, Undefined, gather_with_cancel, inspect, is_iterable
@@ -135,6 +144,10 @@ _settling: set[asyncio.Future] = set()
 _HELPERS = GraphQLResolveInfoHelpers(lambda values: gather_with_cancel(*values), _track)
 
 
+# A document's fragment definitions by name.
+Fragments = Mapping[str, FragmentDefinitionNode]
+
+
 class Unplannable(Exception):
     """The operation uses something plans do not cover; graphql-core runs it."""
 
@@ -172,12 +185,18 @@ class FieldPlan:
         "variable_args",
     )
 
-    def __init__(self, schema: GraphQLSchema, parent_type: GraphQLObjectType, node: FieldNode) -> None:
-        if node.directives:
-            raise Unplannable("directive")
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        parent_type: GraphQLObjectType,
+        nodes: list[FieldNode],
+        fragments: Fragments,
+    ) -> None:
+        """`nodes`: the field's nodes of one response key, as collected (the first one's arguments count)."""
+        node = nodes[0]
         self.key = node.alias.value if node.alias else node.name.value
         self.name = node.name.value
-        self.nodes = [node]
+        self.nodes = nodes
         self.parent_type = parent_type
         self.typename = parent_type.name
         self.read_as_is: type | None = None
@@ -200,7 +219,7 @@ class FieldPlan:
             if len(names) == 1 and "." not in names[0]:
                 self.resolve, self.attribute = None, names[0]
         self.static_args, self.variable_args = _plan_arguments(field_def, node)
-        self.complete = _completer(schema, self, field_def.type)
+        self.complete = _completer(schema, fragments, self, field_def.type)
         nullable_type = field_def.type.of_type if self.non_null else field_def.type
         self.needs_path = not is_leaf_type(nullable_type)
         if self.resolve is None and is_leaf_type(nullable_type):
@@ -363,10 +382,12 @@ def _uses_variables(value_node: ValueNode) -> bool:
 Completer = Callable[[Run, Path | None, Any], Any]
 
 
-def _completer(schema: GraphQLSchema, field: FieldPlan, type_: GraphQLOutputType) -> Completer:
+def _completer(
+    schema: GraphQLSchema, fragments: Fragments, field: FieldPlan, type_: GraphQLOutputType
+) -> Completer:
     """graphql-core's `complete_value` for one field's type, decided once."""
     if isinstance(type_, GraphQLNonNull):
-        inner = _completer(schema, field, type_.of_type)
+        inner = _completer(schema, fragments, field, type_.of_type)
         message = f"Cannot return null for non-nullable field {field.typename}.{field.name}."
 
         def complete_non_null(run: Run, path: Path, value: Any) -> Any:
@@ -378,7 +399,7 @@ def _completer(schema: GraphQLSchema, field: FieldPlan, type_: GraphQLOutputType
         return complete_non_null
 
     if isinstance(type_, GraphQLList):
-        return _list_completer(schema, field, type_)
+        return _list_completer(schema, fragments, field, type_)
 
     if is_leaf_type(type_):
         coerce = type_.coerce_output_value
@@ -402,10 +423,10 @@ def _completer(schema: GraphQLSchema, field: FieldPlan, type_: GraphQLOutputType
         return complete_leaf
 
     if is_object_type(type_) and type_.is_type_of is None:
-        node = field.nodes[0]
-        if node.selection_set is None:
+        selection_sets = [node.selection_set for node in field.nodes]
+        if None in selection_sets:
             raise Unplannable("object without selection")
-        sub_fields = _plan_selection(schema, type_, node)
+        sub_fields = _plan_selection(schema, type_, selection_sets, fragments)
 
         def complete_object(run: Run, path: Path, value: Any) -> Any:
             if isinstance(value, Exception):
@@ -419,9 +440,11 @@ def _completer(schema: GraphQLSchema, field: FieldPlan, type_: GraphQLOutputType
     raise Unplannable(f"type {type_}")
 
 
-def _list_completer(schema: GraphQLSchema, field: FieldPlan, type_: GraphQLList) -> Completer:
+def _list_completer(
+    schema: GraphQLSchema, fragments: Fragments, field: FieldPlan, type_: GraphQLList
+) -> Completer:
     item_type = type_.of_type
-    complete_item = _completer(schema, field, item_type)
+    complete_item = _completer(schema, fragments, field, item_type)
     item_non_null = is_non_null_type(item_type)
     message = f"Expected Iterable, but did not find one for field '{field.typename}.{field.name}'."
 
@@ -475,18 +498,74 @@ def _list_completer(schema: GraphQLSchema, field: FieldPlan, type_: GraphQLList)
     return complete_list
 
 
-def _plan_selection(schema: GraphQLSchema, parent_type: GraphQLObjectType, node: Any) -> list[FieldPlan]:
-    fields = []
-    keys = set()
-    for selection in node.selection_set.selections:
-        if not isinstance(selection, FieldNode):
-            raise Unplannable("fragment")
-        field = FieldPlan(schema, parent_type, selection)
-        if field.key in keys:
-            raise Unplannable("repeated response key")  # graphql-core merges them
-        keys.add(field.key)
-        fields.append(field)
-    return fields
+def _plan_selection(
+    schema: GraphQLSchema,
+    parent_type: GraphQLObjectType,
+    selection_sets: list[SelectionSetNode],
+    fragments: Fragments,
+) -> list[FieldPlan]:
+    """The fields of one object type's selection sets (a field's, merged over its nodes), planned."""
+    grouped = _collect(schema, parent_type, selection_sets, fragments, set())
+    return [FieldPlan(schema, parent_type, nodes, fragments) for nodes in grouped.values()]
+
+
+def _collect(
+    schema: GraphQLSchema,
+    parent_type: GraphQLObjectType,
+    selection_sets: list[SelectionSetNode],
+    fragments: Fragments,
+    visited: set[str],
+) -> dict[str, list[FieldNode]]:
+    """graphql-core's `collect_fields` / `collect_subfields`: each response key's field nodes, in order.
+
+    The parent type is always an object type, and conditions are literals, so
+    what graphql-core decides on every request is decided here once. Like
+    graphql-core, a fragment is spread once per collection (`visited`), and
+    only once it is known to apply.
+    """
+    grouped: dict[str, list[FieldNode]] = {}
+    for selection_set in selection_sets:
+        for selection in selection_set.selections:
+            if not _included(selection):
+                continue
+            if isinstance(selection, FieldNode):
+                key = selection.alias.value if selection.alias else selection.name.value
+                grouped.setdefault(key, []).append(selection)
+                continue
+            inline = isinstance(selection, InlineFragmentNode)
+            fragment = selection if inline else fragments.get(selection.name.value)
+            if fragment is None or not does_fragment_condition_match(schema, fragment, parent_type):
+                continue
+            if not inline:
+                if fragment.directives or fragment.variable_definitions:
+                    raise Unplannable("fragment definition's directives or variables")
+                if fragment.name.value in visited:
+                    continue
+                visited.add(fragment.name.value)
+            inner = _collect(schema, parent_type, [fragment.selection_set], fragments, visited)
+            for key, nodes in inner.items():
+                grouped.setdefault(key, []).extend(nodes)
+    return grouped
+
+
+_CONDITIONS = {"skip": GraphQLSkipDirective, "include": GraphQLIncludeDirective}
+
+
+def _included(selection: SelectionNode) -> bool:
+    """graphql-core's `should_include_node` for literal @skip/@include; other directives are not planned."""
+    included = True
+    for directive in selection.directives or ():
+        definition = _CONDITIONS.get(directive.name.value)
+        arguments = directive.arguments or ()
+        if definition is None or any(_uses_variables(argument.value) for argument in arguments):
+            raise Unplannable("directive")  # where a variable decides, it decides per request
+        try:
+            condition = get_argument_values(definition, directive, _NO_VARIABLES)["if"]
+        except GraphQLError as error:
+            raise Unplannable("directive") from error
+        skipped = condition if definition is GraphQLSkipDirective else not condition
+        included = included and not skipped
+    return included
 
 
 def _execute_fields(run: Run, fields: list[FieldPlan], source: Any, path: Path | None) -> Any:
@@ -541,7 +620,9 @@ async def _await_values(values: Any, waiting: list[Any]) -> Any:
 class Plan:
     """One operation of a document, compiled against a schema; run once per request or event."""
 
-    def __init__(self, schema: GraphQLSchema, operation: OperationDefinitionNode) -> None:
+    def __init__(
+        self, schema: GraphQLSchema, operation: OperationDefinitionNode, fragments: Fragments
+    ) -> None:
         if operation.directives:
             raise Unplannable("operation directive")
         root_type = schema.get_root_type(operation.operation)
@@ -549,7 +630,7 @@ class Plan:
             raise Unplannable("no root type")
         self.schema = schema
         self.operation = operation
-        self.fields = _plan_selection(schema, root_type, operation)
+        self.fields = _plan_selection(schema, root_type, [operation.selection_set], fragments)
         self.serially = operation.operation is OperationType.MUTATION
         self.single_field = self.fields[0] if len(self.fields) == 1 and not self.serially else None
         self.variables = _plan_variables(schema, operation)
@@ -667,29 +748,32 @@ def _plan_variables(
 def compile_plan(schema: GraphQLSchema, document: DocumentNode, operation_name: str | None) -> Plan | None:
     """The plan of a validated query or mutation, or None where graphql-core must run it."""
     operations = [node for node in document.definitions if isinstance(node, OperationDefinitionNode)]
-    if len(operations) != len(document.definitions):
-        return None  # fragments
+    fragments = {
+        node.name.value: node for node in document.definitions if isinstance(node, FragmentDefinitionNode)
+    }
+    if len(operations) + len(fragments) != len(document.definitions):
+        return None  # not an executable document (or a fragment name twice): graphql-core words it
     if operation_name is None:
         chosen = operations if len(operations) == 1 else []
     else:
         chosen = [node for node in operations if node.name and node.name.value == operation_name]
     if len(chosen) != 1 or chosen[0].operation is OperationType.SUBSCRIPTION:
         return None  # graphql-core words the error
-    return _compiled(schema, chosen[0])
+    return _compiled(schema, chosen[0], fragments)
 
 
 def compile_event_plan(
-    schema: GraphQLSchema, operation: OperationDefinitionNode, fragments: dict[str, Any]
+    schema: GraphQLSchema, operation: OperationDefinitionNode, fragments: Fragments
 ) -> Plan | None:
     """The plan that runs a subscription's selection for each of its events, or None."""
-    if fragments or operation.operation is not OperationType.SUBSCRIPTION:
+    if operation.operation is not OperationType.SUBSCRIPTION:
         return None
-    return _compiled(schema, operation)
+    return _compiled(schema, operation, fragments)
 
 
-def _compiled(schema: GraphQLSchema, operation: OperationDefinitionNode) -> Plan | None:
+def _compiled(schema: GraphQLSchema, operation: OperationDefinitionNode, fragments: Fragments) -> Plan | None:
     try:
-        return Plan(schema, operation)
+        return Plan(schema, operation, fragments)
     except (Unplannable, RecursionError):
         return None
     except Exception:  # a bug here must not fail the request: graphql-core runs it

@@ -6,7 +6,7 @@ import asyncio
 from types import SimpleNamespace
 
 import pytest
-from graphql import Executor, parse, subscribe
+from graphql import Executor, parse, subscribe, validate
 from starlette.testclient import TestClient
 
 import execution
@@ -50,7 +50,29 @@ def test_a_long_subscription_does_not_collect_or_keep_anything_per_event(executo
     assert len(executor._relevant_sub_fields) == 0
 
 
-def test_events_answer_exactly_as_with_graphql_cores_own_executor():
+VARIABLE_INCLUDE = (
+    "subscription ($id: String, $yes: Boolean!) "
+    "{ messages(userId: $id) { content ... @include(if: $yes) { senderId } alias: recipientId } }"
+)
+FRAGMENTS = (
+    "subscription ($id: String) { messages(userId: $id) "
+    "{ content ...M alias: recipientId ... on Message @include(if: true) { id } } }"
+    " fragment M on Message { senderId content alias: recipientId }"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "planned", "last"),
+    [
+        # A variable decides a field: graphql-core's executor runs the events.
+        (VARIABLE_INCLUDE, False, {"content": "m2", "senderId": "1", "alias": "1"}),
+        # Fragments, a repeated key and a literal @include: the operation's plan runs them.
+        (FRAGMENTS, True, {"content": "m2", "senderId": "1", "alias": "1", "id": "2"}),
+    ],
+)
+def test_events_answer_exactly_as_with_graphql_cores_own_executor(executors, text, planned, last):
+    assert validate(schema, parse(text)) == []
+
     async def events(executor_class):
         store, hub = MemoryStore(), Hub(10)
         await store.create_user("ann")
@@ -61,10 +83,7 @@ def test_events_answer_exactly_as_with_graphql_cores_own_executor():
             "request": SimpleNamespace(scope={}),  # one connection's worth of state, no socket
             "viewer": None,
         }
-        document = parse(
-            "subscription ($id: String, $yes: Boolean!) "
-            "{ messages(userId: $id) { content ... @include(if: $yes) { senderId } alias: recipientId } }"
-        )
+        document = parse(text)
         stream = await subscribe(
             schema,
             document,
@@ -81,7 +100,10 @@ def test_events_answer_exactly_as_with_graphql_cores_own_executor():
 
     ours = asyncio.run(events(execution.SubscriptionExecutor))
     assert ours == asyncio.run(events(Executor))
-    assert ours[2] == {"data": {"messages": {"content": "m2", "senderId": "1", "alias": "1"}}}
+    assert ours[2] == {"data": {"messages": last}}
+    assert list(ours[2]["data"]["messages"]) == list(last)  # keys in the order first collected
+    (executor,) = executors
+    assert (executor._event_plan[0] is not None) is planned
 
 
 def test_subscriptions_of_one_operation_share_its_field_collection(executors):
@@ -118,10 +140,11 @@ def test_subscriptions_of_one_operation_share_its_field_collection(executors):
     assert yes._relevant_sub_fields is not no._relevant_sub_fields
 
 
-def test_subscriptions_that_use_fragments_share_one_field_collection(executors):
-    """Fragments get no plan: their events run on graphql-core's executor, with one collection for all."""
+def test_events_of_subscriptions_that_use_fragments_run_on_one_plan(executors):
+    """Fragments (and the repeated keys they bring) are planned: no field collection by graphql-core."""
     with_fragment = (
-        "subscription ($userId: String) { messages(userId: $userId) { ... on Message { content } } }"
+        "subscription ($userId: String) { messages(userId: $userId) { ... on Message { content } ...Who } }"
+        " fragment Who on Message { senderId content }"
     )
     with TestClient(create_app(make_settings())) as client:
         ann, bob = create_user(client, "ann"), create_user(client, "bob")
@@ -133,14 +156,14 @@ def test_subscriptions_that_use_fragments_share_one_field_collection(executors):
             send(client, ann, bob, "to bob")
             frames = [ws.receive() for _ in range(2)]
     assert {frame["id"]: frame["payload"]["data"]["messages"] for frame in frames} == {
-        "one": {"content": "to bob"},
-        "two": {"content": "to bob"},
+        "one": {"content": "to bob", "senderId": ann},
+        "two": {"content": "to bob", "senderId": ann},
     }
     one, two = executors
-    # One of them ran the event, with no plan; the other took its result (see test_delivery.py).
-    assert [*one._event_plan, *two._event_plan] == [None]
-    assert one._relevant_sub_fields is two._relevant_sub_fields
-    assert len(one._relevant_sub_fields) == 1
+    # One of them ran the event, on the plan; the other took its result (see test_delivery.py).
+    (plan,) = [*one._event_plan, *two._event_plan]
+    assert plan is not None
+    assert len(one._relevant_sub_fields) == len(two._relevant_sub_fields) == 0  # graphql-core collected none
 
 
 def test_a_query_whose_fields_depend_on_its_variables_answers_each_request_by_its_own():

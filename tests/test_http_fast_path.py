@@ -81,9 +81,16 @@ REQUESTS = [
     ("createMessage empty", operation(SEND, {"from": "1", "to": "2", "content": " "})),
     ("messages", operation(MESSAGES, {"userId": "2"})),
     ("messages unknown user", operation(MESSAGES, {"userId": "99"})),
+    ("a fragment", operation('{ ...F } fragment F on Query { userId(username: "ann") }')),
     (
-        "a fragment (no plan: graphql-core runs it)",
-        operation('{ ...F } fragment F on Query { userId(username: "ann") }'),
+        "fragments, a repeated key and literal @skip/@include",
+        operation(
+            'query ($u: String!) { messages(userId: $u) { ...Page messages { id } }'
+            ' b: userId(username: "bob") }'
+            " fragment Page on messagesResult { success messages { content @skip(if: false) ...M } }"
+            " fragment M on Message { senderId content b: id @include(if: false) }",
+            {"u": "2"},
+        ),
     ),
     (
         "a directive (no plan)",

@@ -26,9 +26,13 @@ from plans import compile_event_plan, compile_plan
 from tests import operations
 
 SDL = """
+directive @tag(name: String) on QUERY | FIELD | FRAGMENT_DEFINITION | FRAGMENT_SPREAD | INLINE_FRAGMENT
 enum Color { RED GREEN }
 input Filter { name: String, tags: [String!], limit: Int = 3 }
-type Item {
+interface Named { name: String }
+union Anything = Item | Person
+type Person implements Named { name: String nick: String badge: String! }
+type Item implements Named {
   id: ID!
   name: String
   color: Color
@@ -65,6 +69,8 @@ type Query {
   nested: Item!
   exceptionValue: String
   gathered: [String]
+  person: Person
+  named: Named
 }
 type Subscription {
   event(label: String): Item
@@ -210,6 +216,11 @@ async def resolve_gathered(_: Any, info: GraphQLResolveInfo) -> list:
 @query.field("exceptionValue")
 def resolve_exception_value(*_: Any) -> Exception:
     return ValueError("returned, not raised")
+
+
+@query.field("person")
+def resolve_person(*_: Any) -> dict:
+    return {"name": "pat", "nick": "p", "badge": None}
 
 
 @item.field("brokenName")
@@ -395,6 +406,129 @@ CASES: list[tuple[str, str, dict[str, Any] | None, str | None]] = [
         None,
         None,
     ),
+    # Fragments, repeated response keys and literal @skip/@include: collected once, as graphql-core
+    # collects them on every request.
+    (
+        "a named fragment",
+        '{ item(id: "1") { ...Parts } } fragment Parts on Item { id name tags }',
+        None,
+        None,
+    ),
+    (
+        "nested fragments, in document order",
+        '{ ...Root failing } fragment Root on Query { item(id: "2") { ...Outer } }'
+        " fragment Outer on Item { id ...Inner color } fragment Inner on Item { name maybe { id } }",
+        None,
+        None,
+    ),
+    (
+        "the same fragment spread twice, collected once",
+        '{ item(id: "1") { ...Who x: id ...Who } } fragment Who on Item { parentName name }',
+        None,
+        None,
+    ),
+    (
+        "inline fragments without and with a matching type condition",
+        '{ item(id: "1") { ... { id } ... on Item { name } } }',
+        None,
+        None,
+    ),
+    (
+        "type conditions on an interface and a union the type belongs to",
+        '{ item(id: "3") { ... on Named { name } ...Any } person { ...Any ... on Named { name } } }'
+        " fragment Any on Anything { __typename ... on Item { id } }",
+        None,
+        None,
+    ),
+    (
+        "a condition on another object type inside an interface's fragment",
+        '{ item(id: "1") { ...Named } person { ...Named } }'
+        " fragment Named on Named { name ... on Person { nick } ... on Item { id } }",
+        None,
+        None,
+    ),
+    (
+        "a repeated leaf key",
+        '{ item(id: "1") { id name id parentName parentName } echo(required: "r") echo(required: "r") }',
+        None,
+        None,
+    ),
+    (
+        "a repeated object key, its selections merged (one from a fragment)",
+        '{ item(id: "2") { deep { id } ...More deep { name maybe { parentName } } } item(id: "2") { name } }'
+        " fragment More on Item { deep { tags maybe { id parentName } } }",
+        None,
+        None,
+    ),
+    (
+        "a merged non-null field that fails, located at every node",
+        '{ item(id: "1") { brokenName ...Broken } } fragment Broken on Item { id brokenName }',
+        None,
+        None,
+    ),
+    (
+        "errors inside fragments, in lists",
+        "{ items { ...Strict } asyncItems { ... on Item { exploding } } }"
+        " fragment Strict on Item { id explodingStrict }",
+        None,
+        None,
+    ),
+    (
+        "an error in a fragment whose null reaches the root",
+        "{ strictItems { ...Strict } } fragment Strict on Item { id explodingStrict }",
+        None,
+        None,
+    ),
+    (
+        "a non-null field failing in a fragment on a nullable object",
+        "{ person { ... on Person { name badge } } }",
+        None,
+        None,
+    ),
+    (
+        "literal @skip and @include on fields",
+        '{ item(id: "1") { id @skip(if: true) name @skip(if: false) tags @include(if: false)'
+        " color @include(if: true) price @skip(if: false) @include(if: false) count @skip(if: true)"
+        " @include(if: true) } }",
+        None,
+        None,
+    ),
+    (
+        "literal @skip and @include on spreads and inline fragments",
+        '{ item(id: "1") { ...A @skip(if: true) ...B @include(if: true) ... @include(if: false) { tags }'
+        " ... on Item @skip(if: false) { color } ...A } }"
+        " fragment A on Item { id } fragment B on Item { name }",
+        None,
+        None,
+    ),
+    (
+        "a skipped repeat of a key keeps the other",
+        '{ item(id: "1") { name @skip(if: true) id name } failing @include(if: false) }',
+        None,
+        None,
+    ),
+    ("every field skipped", '{ item(id: "1") { id @skip(if: true) } failing @skip(if: true) }', None, None),
+    (
+        "aliases mixed with fragments",
+        '{ first: item(id: "1") { ...Named } second: item(id: "2") { ...Named n: name } }'
+        " fragment Named on Item { n: name name: id }",
+        None,
+        None,
+    ),
+    (
+        "variables in fragments",
+        'query ($t: Int, $r: String!) { ...Q } fragment Q on Query { item(id: "1") { lazy(times: $t) }'
+        " echo(required: $r) }",
+        {"t": 4, "r": "r"},
+        None,
+    ),
+    (
+        "mutations from a fragment, a repeated key resolved once",
+        'mutation { record(label: "a") ...M }'
+        ' fragment M on Mutation { record(label: "a") b: record(label: "b") }',
+        None,
+        None,
+    ),
 ]
 
 
@@ -436,6 +570,7 @@ def both_ways(text: str, variables: dict | None, operation_name: str | None) -> 
 def test_a_plan_answers_as_graphql_core_does(text, variables, operation_name):
     actual, expected, actual_calls, expected_calls = both_ways(text, variables, operation_name)
     assert actual == expected
+    assert repr(actual) == repr(expected)  # keys in the same order too
     assert actual_calls == expected_calls
 
 
@@ -465,21 +600,60 @@ def test_variables_that_do_not_coerce_are_left_to_graphql_core():
     }
 
 
+def test_fragments_literal_conditions_and_repeated_keys_are_planned_as_graphql_core_collects_them():
+    """The new cases are planned, and reach what makes them differ from plain fields."""
+    results = {name: both_ways(*case)[0] for name, *case in CASES}
+    data = {name: result["data"] for name, result in results.items()}
+    merged = results["a merged non-null field that fails, located at every node"]["errors"]
+    assert [len(error["locations"]) for error in merged] == [2]
+    # `parentName` reports how many field nodes its resolve info has: both, or the fragment's once.
+    assert data["a repeated leaf key"]["item"]["parentName"].endswith(" 2")
+    assert data["the same fragment spread twice, collected once"]["item"]["parentName"].endswith(" 1")
+    assert list(data["nested fragments, in document order"]["item"]) == ["id", "name", "maybe", "color"]
+    assert data["a condition on another object type inside an interface's fragment"] == {
+        "item": {"name": "thing 1", "id": "1"},
+        "person": {"name": "pat", "nick": "p"},
+    }
+    assert data["literal @skip and @include on fields"] == {"item": {"name": "thing 1", "color": "RED"}}
+    assert data["literal @skip and @include on spreads and inline fragments"] == {
+        "item": {"name": "thing 1", "color": "RED", "id": "1"}
+    }
+    assert data["mutations from a fragment, a repeated key resolved once"]["b"] == ["a", "b"]
+
+
 @pytest.mark.parametrize(
     ("text", "operation_name"),
     [
-        ("{ ...F } fragment F on Query { failing }", None),
-        ('{ item(id: "1") { ... on Item { id } } }', None),
-        ("{ failing @include(if: true) }", None),
-        ("query @deprecated { failing }", None),
+        ("query ($x: Boolean!) { failing @include(if: $x) }", None),
+        ("query ($x: Boolean!) { ...F @skip(if: $x) } fragment F on Query { failing }", None),
+        ('query ($x: Boolean!) { item(id: "1") { ... @include(if: $x) { id } } }', None),
+        ('query ($x: Boolean!) { item(id: "1") { ...F } } fragment F on Item { id @skip(if: $x) }', None),
+        ("{ failing @tag }", None),
+        ("{ ...F @tag } fragment F on Query { failing }", None),
+        ("{ ... @tag { failing } }", None),
+        ("{ ...F } fragment F on Query @tag { failing }", None),
+        ("query @tag { failing }", None),
+        ("query @skip(if: false) { failing }", None),
         ("{ __schema { queryType { name } } }", None),
-        ('{ item(id: "1") { id } item(id: "1") { name } }', None),  # one response key, merged
+        ('{ __type(name: "Item") { name } }', None),
+        ("{ named { name } }", None),
+        ("{ ...F } fragment F on Query { named { ... on Item { id } } }", None),
         ("{ failing } query Two { failing }", None),  # which operation: graphql-core says
         ("query One { failing }", "Nope"),
     ],
 )
 def test_what_plans_do_not_cover_gets_none(text, operation_name):
     assert compile_plan(schema, parse(text), operation_name) is None
+
+
+def test_what_plans_do_not_cover_is_what_graphql_core_runs():
+    """The operations above are ones graphql-core accepts (but for choosing among operations)."""
+    for text in (
+        "query ($x: Boolean!) { ...F @skip(if: $x) } fragment F on Query { failing }",
+        "{ ...F @tag } fragment F on Query @tag { failing @tag }",
+        "{ ...F } fragment F on Query { named { ... on Item { id } } }",
+    ):
+        assert validate(schema, parse(text)) == [], text
 
 
 def test_the_apps_operations_all_get_plans():
@@ -493,6 +667,8 @@ def test_the_apps_operations_all_get_plans():
 
 EVENT_OPERATIONS = [
     f"subscription {{ event {{ {ITEM_FIELDS} maybe {{ id }} }} }}",
+    "subscription { ...Root } fragment Root on Subscription { event { id ...Parts name maybe { id } } }"
+    " fragment Parts on Item { name tags brokenName maybe { name } ... on Named { name } }",
     "subscription ($label: String) { event(label: $label) { id name __typename } }",
     "subscription { event { id brokenName } }",
     "subscription { e: event { id tags looseTags deep { deep { id } } } }",
@@ -510,17 +686,18 @@ def test_an_event_plan_answers_as_graphql_core_does(text, event):
         schema, document, context_value={"viewer": "ann"}, raw_variable_values={"label": "L"}
     )
     expected = settle(lambda: executor.build_per_event_executor(event).execute_operation(False))
-    plan = compile_event_plan(schema, document.definitions[0], {})
+    plan = compile_event_plan(schema, document.definitions[0], executor.fragment_definitions)
     assert plan is not None
     actual = settle(lambda: plan.execute({"viewer": "ann"}, executor.variable_values, event))
     assert actual.formatted == expected.formatted
+    assert repr(actual.formatted) == repr(expected.formatted)  # keys in the same order too
 
 
 def test_requests_and_events_each_get_only_their_own_kind_of_plan():
     subscribe, ask = parse("subscription { deleted }"), parse("{ failing }")
     assert compile_plan(schema, subscribe, None) is None
     assert compile_event_plan(schema, ask.definitions[0], {}) is None
-    assert compile_event_plan(schema, subscribe.definitions[0], {"F": object()}) is None
+    assert compile_event_plan(schema, subscribe.definitions[0], {}) is not None
 
 
 class Text(str):
