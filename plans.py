@@ -155,7 +155,7 @@ class Unplannable(Exception):
 class Run:
     """One request's state: what resolvers see besides their source, and the errors so far."""
 
-    __slots__ = ("context", "errors", "plan", "root_value", "variables")
+    __slots__ = ("context", "error_positions", "errors", "plan", "root_value", "variables")
 
     def __init__(self, plan: Plan, context: Any, variables: VariableValues, root_value: Any) -> None:
         self.plan = plan
@@ -163,6 +163,25 @@ class Run:
         self.variables = variables
         self.root_value = root_value
         self.errors: list[GraphQLError] = []
+        self.error_positions: set[Path | None] = set()
+
+    def add_error(self, error: GraphQLError, path: Path | None) -> None:
+        """graphql-core's `CollectedErrors.add`: an error where nothing above it was nulled yet.
+
+        A field still running when its parent (or the whole result) was nulled may fail later;
+        its error is not the client's to see.
+        """
+        positions = self.error_positions
+        if positions:
+            position = path
+            while position is not None:
+                if position in positions:
+                    return
+                position = position.prev
+            if None in positions:
+                return
+        positions.add(path)
+        self.errors.append(error)
 
 
 class FieldPlan:
@@ -303,7 +322,7 @@ class FieldPlan:
         return completed
 
     def failed(self, run: Run, parent_path: Path | None, error: Exception) -> None:
-        _report(run, error, self.nodes, [*_keys(parent_path), self.key], self.non_null)
+        _report(run, error, self.nodes, Path(parent_path, self.key, self.typename), self.non_null)
 
     async def _complete_later(
         self, run: Run, parent_path: Path | None, path: Path | None, value: Awaitable[Any]
@@ -323,18 +342,12 @@ class FieldPlan:
             return self.failed(run, parent_path, error)
 
 
-def _keys(path: Path | None) -> list[str | int]:
-    return [] if path is None else path.as_list()
-
-
-def _report(
-    run: Run, error: Exception, nodes: list[FieldNode], keys: list[str | int], non_null: bool
-) -> None:
+def _report(run: Run, error: Exception, nodes: list[FieldNode], path: Path, non_null: bool) -> None:
     """graphql-core's `handle_field_error`: the error located, raised where null may not stand, else kept."""
-    located = located_error(error, nodes, keys)
+    located = located_error(error, nodes, path.as_list())
     if non_null:
         raise located
-    run.errors.append(located)
+    run.add_error(located, path)
 
 
 def _plan_arguments(
@@ -449,7 +462,7 @@ def _list_completer(
     message = f"Expected Iterable, but did not find one for field '{field.typename}.{field.name}'."
 
     def item_failed(run: Run, item_path: Path, error: Exception) -> None:
-        _report(run, error, field.nodes, item_path.as_list(), item_non_null)
+        _report(run, error, field.nodes, item_path, item_non_null)
 
     def complete_one(run: Run, item_path: Path, item: Any) -> Any:
         try:
@@ -717,7 +730,7 @@ class Plan:
 
 def _without_data(run: Run, error: GraphQLError) -> ExecutionResult:
     """The response when a non-null root field's error reaches the root: no data at all."""
-    run.errors.append(error)
+    run.add_error(error, None)
     return ExecutionResult(None, run.errors)
 
 

@@ -50,6 +50,7 @@ type Item implements Named {
   whoAsks: String
   exploding: String
   explodingStrict: String!
+  explodingLater: String
 }
 type Query {
   item(id: ID!): Item
@@ -105,6 +106,10 @@ class Thing:
     @property
     def exploding_strict(self) -> str:
         raise ValueError("strict reading failed")
+
+    async def exploding_later(self, info: GraphQLResolveInfo) -> str:
+        calls.append(f"exploding later {self.name}")
+        raise ValueError(f"reading {self.name} failed later")
 
     def lazy(self, info: GraphQLResolveInfo, times: int) -> str:
         return f"{self.name}x{times} at {info.path.as_list()}"
@@ -330,6 +335,14 @@ CASES: list[tuple[str, str, dict[str, Any] | None, str | None]] = [
     ("one async root field that raises", "{ asyncFailing }", None, None),
     ("one root field, a non-null object whose field is null", "{ nested { id brokenName } }", None, None),
     ("async resolver raises", "{ asyncFailing failing }", None, None),
+    # An async field still running when a null wipes out what it belongs to: its error is dropped.
+    ("an async field fails after the root was nulled", "{ asyncFailing failingNonNull }", None, None),
+    (
+        "an async field fails after its object was nulled",
+        '{ item(id: "1") { explodingLater brokenName } asyncItem(id: "1") { id } }',
+        None,
+        None,
+    ),
     ("scalar rejects the value", "{ badInt }", None, None),
     ("not a list", "{ notAList }", None, None),
     ("resolver returns an exception", "{ exceptionValue }", None, None),
