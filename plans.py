@@ -94,6 +94,12 @@ _RESOLVE_TO_CODE = resolve_to("_").__code__
 
 # Built-in scalars whose output coercion returns a value of exactly this type unchanged.
 _SERIALIZED_AS_IS = {serialize_string: str, serialize_id: str, serialize_boolean: bool}
+
+
+class _OnlyNull:
+    """The type of no value: a field read as is with it is answered at once only when null."""
+
+
 # Whether values of a type are mappings (read by key) or objects (read by attribute), as found.
 _mapping_types: dict[type, bool] = {dict: True}
 
@@ -241,10 +247,14 @@ class FieldPlan:
         self.complete = _completer(schema, fragments, self, field_def.type)
         nullable_type = field_def.type.of_type if self.non_null else field_def.type
         self.needs_path = not is_leaf_type(nullable_type)
-        if self.resolve is None and is_leaf_type(nullable_type):
-            # What `_execute_fields` may read and answer at once: a value of the type the
-            # scalar passes unchanged (or null where allowed).
-            self.read_as_is = _SERIALIZED_AS_IS.get(nullable_type.coerce_output_value)
+        if self.resolve is None:
+            # What `_execute_fields` may read and answer at once: a null where allowed, and for
+            # a leaf a value of the type its scalar passes unchanged.
+            self.read_as_is = (
+                _SERIALIZED_AS_IS.get(nullable_type.coerce_output_value, _OnlyNull)
+                if is_leaf_type(nullable_type)
+                else _OnlyNull
+            )
 
     def info(self, run: Run, path: Path) -> GraphQLResolveInfo:
         plan = run.plan
@@ -585,8 +595,9 @@ def _execute_fields(run: Run, fields: list[FieldPlan], source: Any, path: Path |
     """An object's completed fields, or an awaitable of them when a resolver was asynchronous.
 
     Every field's resolver is called before any is awaited, as graphql-core does. A
-    leaf read from the source whose value its scalar passes unchanged (most of them)
-    is answered here, without the field's general path.
+    field read from the source whose value is null where allowed, or a leaf whose value
+    its scalar passes unchanged (most of them), is answered here, without the field's
+    general path.
     """
     data: dict[str, Any] = {}
     waiting = []
