@@ -31,7 +31,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from functools import partial
 from inspect import isawaitable
-from types import GeneratorType, MappingProxyType
+from types import CoroutineType, GeneratorType, MappingProxyType
 from typing import Any
 
 from ariadne.resolvers import resolve_to
@@ -113,8 +113,11 @@ def _is_mapping(value: Any) -> bool:
 
 
 def is_awaitable(value: Any) -> bool:
-    """`inspect.isawaitable`, answered from the value's type alone for types known not to be."""
+    """`inspect.isawaitable`, answered from the value's type alone for coroutines (the awaitables
+    resolvers give) and for types known not to be."""
     kind = type(value)
+    if kind is CoroutineType:
+        return True
     if kind in _never_awaitable:
         return False
     if isawaitable(value):
@@ -169,7 +172,7 @@ class Run:
         self.variables = variables
         self.root_value = root_value
         self.errors: list[GraphQLError] = []
-        self.error_positions: set[Path | None] = set()
+        self.error_positions: set[Path | None] | None = None  # made at the first error
 
     def add_error(self, error: GraphQLError, path: Path | None) -> None:
         """graphql-core's `CollectedErrors.add`: an error where nothing above it was nulled yet.
@@ -178,7 +181,9 @@ class Run:
         its error is not the client's to see.
         """
         positions = self.error_positions
-        if positions:
+        if positions is None:
+            positions = self.error_positions = set()
+        else:
             position = path
             while position is not None:
                 if position in positions:
