@@ -15,6 +15,7 @@ from starlette.routing import Mount
 from starlette.testclient import TestClient
 
 import http_handler
+import plans
 from app import create_app, schema
 from errors import GraphQLErrorLogger, format_error
 from limits import query_parser, validation_rules
@@ -85,7 +86,7 @@ REQUESTS = [
     (
         "fragments, a repeated key and literal @skip/@include",
         operation(
-            'query ($u: String!) { messages(userId: $u) { ...Page messages { id } }'
+            "query ($u: String!) { messages(userId: $u) { ...Page messages { id } }"
             ' b: userId(username: "bob") }'
             " fragment Page on messagesResult { success messages { content @skip(if: false) ...M } }"
             " fragment M on Message { senderId content b: id @include(if: false) }",
@@ -281,3 +282,34 @@ def test_a_subclass_that_overrides_ariadnes_body_hook_has_it_read_every_json_pos
         answer = client.post("/", json={"query": '{ userId(username: "nobody") }'})
     assert answer.json() == {"data": {"userId": "1"}}
     assert renaming.overridden_hooks == {"extract_data_from_json_request"}
+
+
+@pytest.mark.parametrize("protocol", ["graphql-transport-ws", "graphql-ws"])
+def test_queries_and_mutations_sent_over_websocket_run_on_their_plans(monkeypatch, protocol):
+    """Both WebSocket protocols hand queries and mutations to the HTTP handler's execution."""
+    planned = []
+    run = plans.Plan.run
+    monkeypatch.setattr(plans.Plan, "run", lambda plan, *args: planned.append(plan) or run(plan, *args))
+    start = "subscribe" if protocol == "graphql-transport-ws" else "start"
+    app = create_app(make_settings())
+    with TestClient(app) as client, client.websocket_connect("/", subprotocols=[protocol]) as ws:
+
+        def receive() -> dict:
+            while (frame := ws.receive_json())["type"] == "ka":  # the legacy protocol's keep-alive
+                pass
+            return frame
+
+        ws.send_json({"type": "connection_init", "payload": {}})
+        assert receive()["type"] == "connection_ack"
+        answers = []
+        for number, (query, variables) in enumerate(
+            [(CREATE_USER, {"username": "user_one"}), (USER_ID, None)]
+        ):
+            ws.send_json(
+                {"type": start, "id": str(number), "payload": {"query": query, "variables": variables}}
+            )
+            answers.append(receive())
+            assert receive() == {"type": "complete", "id": str(number)}
+    assert answers[0]["payload"]["data"]["createUser"]["success"] is True
+    assert answers[1]["payload"] == {"data": {"userId": "1"}}
+    assert [plan.operation.operation.value for plan in planned] == ["mutation", "query"]
