@@ -61,6 +61,7 @@ logger = logging.getLogger("chat.http")
 # Ariadne's handler methods a subclass may override to change how a JSON POST is answered.
 _HOOKS = ("handle_request_override", "extract_data_from_json_request", "get_context_for_request")
 _JSON_HEADERS = [(b"content-type", b"application/json")]
+_JSON_MEDIA_TYPE = DATA_TYPE_JSON.encode("latin-1")
 
 
 def posts_json(scope: Scope) -> bool:
@@ -87,7 +88,7 @@ def json_post_length(scope: Scope) -> int | None:
             content_type = value
         elif name == b"content-length":
             length = int(value) if value.isdigit() else -1
-    if content_type is None or content_type.decode("latin-1").split(";")[0] != DATA_TYPE_JSON:
+    if content_type is None or content_type.split(b";", 1)[0] != _JSON_MEDIA_TYPE:
         return None
     return length
 

@@ -692,7 +692,7 @@ class Plan:
                 sources[name] = _new_source((signature, value))
                 coerced[name] = value
             else:
-                return VariableValues(sources, coerced) if sources else _NO_VARIABLES
+                return _new_values((sources, coerced)) if sources else _NO_VARIABLES
         variables = get_variable_values(
             self.schema, self.operation.variable_definitions or (), raw, max_errors=50
         )
@@ -752,8 +752,10 @@ def _without_data(run: Run, error: GraphQLError) -> ExecutionResult:
 
 # Built-in scalars whose input coercion returns a value of exactly this type unchanged.
 _AS_IS = {coerce_string: str, coerce_id: str, coerce_boolean: bool}
-# `VariableValueSource(signature, value)` (a named tuple) without its keyword handling.
+# `VariableValueSource(signature, value)` and `VariableValues(sources, coerced)` (named tuples)
+# without their keyword handling.
 _new_source = partial(tuple.__new__, VariableValueSource)
+_new_values = partial(tuple.__new__, VariableValues)
 
 
 def _plan_variables(

@@ -139,6 +139,9 @@ def answers():
             ("charset parameter", {"content-type": "application/json; charset=utf-8"}),
             ("not JSON", {"content-type": "text/plain"}),
             ("no content type", {}),
+            ("JSON in capitals", {"content-type": "Application/JSON"}),
+            ("a space before the parameter", {"content-type": "application/json ; charset=utf-8"}),
+            ("a longer media type", {"content-type": "application/jsonx"}),
         ]:
             body = operation('query { userId(username:"ann") }')
             ours[name] = post(fast, body, headers or {"content-type": ""})
@@ -147,7 +150,16 @@ def answers():
 
 
 @pytest.mark.parametrize(
-    "name", [name for name, _ in REQUESTS] + ["charset parameter", "not JSON", "no content type"]
+    "name",
+    [name for name, _ in REQUESTS]
+    + [
+        "charset parameter",
+        "not JSON",
+        "no content type",
+        "JSON in capitals",
+        "a space before the parameter",
+        "a longer media type",
+    ],
 )
 def test_same_status_content_type_and_body_as_ariadnes_handler(answers, name):
     ours, theirs = answers
