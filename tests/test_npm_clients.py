@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 
+import httpx
 import pytest
 
 from tests.conftest import ROOT, require_node_packages
@@ -24,13 +25,14 @@ CLIENTS = {
 HELLO = {"messages": {"content": "Hello there", "senderId": "1", "recipientId": "2"}}
 
 
-def run_flow(node: str, script: str, server) -> dict:
+def run_flow(node: str, script: str, server, **more_operations: str) -> dict:
     operations = {
         "createUsers": [CREATE_USER_ONE, CREATE_USER_TWO, CREATE_USER_ONE.replace("user_one", "user_three")],
         "userId": USER_ID,
         "subscribe": SUBSCRIBE_USER_TWO,
         "sendHello": SEND_HELLO,
         "send": SEND,
+        **more_operations,
     }
     done = subprocess.run(
         [node, str(ROOT / "tests" / "node" / script)],
@@ -66,11 +68,34 @@ def test_tutorial_flow_with_npm_client(live, package, server_errors):
 
 
 # The library, its script, and whether it adds `__typename` to subscriptions too
-# (Apollo adds it to every selection set; urql's cacheExchange to queries and mutations).
+# (Apollo 3 and 4 add it to every selection set; urql's cacheExchange to queries and mutations).
+# `@apollo/client-4` is Apollo Client 4, installed beside 3.14 under an npm alias.
 LIBRARIES = {
     "@apollo/client": ("apollo-client.mjs", True),
+    "@apollo/client-4": ("apollo-client-4.mjs", True),
     "@urql/core": ("urql-client.mjs", False),
 }
+
+# A query missing a required argument: the server answers HTTP 400 with the GraphQL error.
+MISTAKE = "query { userId }"
+STATUS_400 = "Response not successful: Received status code 400"
+
+
+def mistake_report(package: str, server_said: list[str]) -> dict:
+    """How each library hands over that error, as users see it.
+
+    urql reads the body whatever the status and gives the server's errors. Apollo 3 and 4
+    reject with the status code in the message (3: ApolloError, 4: ServerError, no longer
+    ApolloError); the server's messages are only on the error object (3: `networkError.result`,
+    4: `bodyText`).
+    """
+    if package == "@urql/core":
+        return {"errors": [{"message": message} for message in server_said]}
+    if package == "@apollo/client":
+        rejected = {"name": "ApolloError", "message": STATUS_400, "errors": [], "serverErrors": server_said}
+    else:
+        rejected = {"name": "ServerError", "message": STATUS_400, "serverErrors": server_said}
+    return {"clientError": rejected}
 
 HELLO_FIELDS = HELLO["messages"]
 
@@ -81,10 +106,10 @@ def with_typename(fields: dict, typename: str) -> dict:
 
 @pytest.mark.parametrize("package", LIBRARIES)
 def test_tutorial_flow_with_graphql_client_library(live, package, server_errors):
-    """Apollo Client and urql, wired to graphql-ws as their docs say, see what the tutorial promises."""
+    """Apollo Client 3, 4 and urql, wired to graphql-ws as their docs say, see what the tutorial promises."""
     node = require_node_packages(package, "graphql-ws", "ws", "graphql")
     script, typename_in_subscriptions = LIBRARIES[package]
-    report = run_flow(node, script, live)
+    report = run_flow(node, script, live, mistake=MISTAKE)
 
     # The libraries add `__typename` to every nested selection; the server answers it.
     assert [user["data"]["createUser"] for user in report["users"]] == [
@@ -95,6 +120,11 @@ def test_tutorial_flow_with_graphql_client_library(live, package, server_errors)
         for user_id, name in [("1", "user_one"), ("2", "user_two"), ("3", "user_three")]
     ]
     assert report["userId"] == {"data": {"userId": "1"}}
+    answered = httpx.post(live.url, json={"query": MISTAKE})
+    assert answered.status_code == 400
+    server_said = [error["message"] for error in answered.json()["errors"]]
+    assert "username" in server_said[0]
+    assert report["mistake"] == mistake_report(package, server_said)
     assert report["beforeSending"] == {"data": {"userId": "1"}}
     assert report["sentToSomeoneElse"]["data"]["createMessage"]["success"] is True
     sent = report["sent"]["data"]["createMessage"]

@@ -8,6 +8,7 @@ import { getMainDefinition } from "@apollo/client/utilities/index.js";
 import { createClient } from "graphql-ws";
 import WebSocket from "ws";
 
+import { apolloAdapter } from "./apollo-adapter.mjs";
 import { run } from "./tutorial-flow.mjs";
 
 function apolloClient({ url, wsUrl }) {
@@ -24,24 +25,22 @@ function apolloClient({ url, wsUrl }) {
       new HttpLink({ uri: url }),
     ),
   });
-  const result = ({ data, errors }) => ({ data, errors });
-  return {
-    query: async (query, variables) => result(await client.query({ query: gql(query), variables, fetchPolicy: "no-cache" })),
-    queryOverWebSocket: async (query) =>
-      result(await client.query({ query: gql(query), fetchPolicy: "no-cache", context: { overWebSocket: true } })),
-    mutate: async (mutation, variables) => result(await client.mutate({ mutation: gql(mutation), variables })),
-    subscribe: (query, onEvent) => {
-      const subscription = client.subscribe({ query: gql(query), fetchPolicy: "no-cache" }).subscribe({
-        next: (event) => onEvent(result(event)),
-        error: (error) => onEvent({ clientError: String(error) }),
-      });
-      return () => subscription.unsubscribe();
-    },
-    close: async () => {
-      client.stop();
-      await wsClient.dispose();
-    },
-  };
+  return apolloAdapter({
+    client,
+    gql,
+    wsClient,
+    result: ({ data, errors }) => ({ data, errors }),
+    // An ApolloError: GraphQL errors in `graphQLErrors`; a failed request in `networkError`,
+    // with the body the server answered, parsed, in its `result`.
+    failure: (error) => ({
+      clientError: {
+        name: error.name,
+        message: error.message,
+        errors: error.graphQLErrors?.map(({ message }) => message),
+        serverErrors: error.networkError?.result?.errors?.map(({ message }) => message),
+      },
+    }),
+  });
 }
 
 await run(apolloClient);

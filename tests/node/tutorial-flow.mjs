@@ -45,6 +45,8 @@ async function tutorialFlow({ operations }, client) {
   const report = { users: [] };
   for (const createUser of operations.createUsers) report.users.push(await client.mutate(createUser));
   report.userId = await client.query(operations.userId);
+  // A query with a mistake in it: how the client hands over the server's GraphQL error.
+  if (operations.mistake) report.mistake = await client.query(operations.mistake);
   if (client.connect) {
     await client.connect();
     report.subprotocol = client.subprotocol();
