@@ -51,6 +51,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import json_codec
+from auth import header
 from documents import is_cacheable
 from identity_cache import MISSING, IdentityCache
 from limits import BodySizeLimit
@@ -60,8 +61,44 @@ logger = logging.getLogger("chat.http")
 
 # Ariadne's handler methods a subclass may override to change how a JSON POST is answered.
 _HOOKS = ("handle_request_override", "extract_data_from_json_request", "get_context_for_request")
-_JSON_HEADERS = [(b"content-type", b"application/json")]
 _JSON_MEDIA_TYPE = DATA_TYPE_JSON.encode("latin-1")
+# GraphQL over HTTP's own media type for responses, answered to clients that ask for it.
+GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+_CONTENT_TYPES = {
+    False: (b"content-type", _JSON_MEDIA_TYPE),
+    True: (b"content-type", GRAPHQL_RESPONSE_JSON.encode("latin-1")),
+}
+
+
+def wants_graphql_response(accept: str | None) -> bool:
+    """Whether an Accept header asks for `application/graphql-response+json` at least as much as
+    for `application/json` (or a range covering it), as Apollo Client 4's
+    `application/graphql-response+json,application/json;q=0.9` does.
+
+    Such a client reads the body of an error response (400) as a GraphQL response, so it shows
+    the server's messages; without an Accept header, or with `*/*`, the answer stays
+    `application/json`, as GraphQL over HTTP asks during its transition.
+    """
+    if not accept:
+        return False
+    accept = accept.lower()  # media types and parameter names are case-insensitive
+    if GRAPHQL_RESPONSE_JSON not in accept:
+        return False
+    qualities: dict[str, float] = {}
+    for media_range in accept.split(","):
+        media_type, *parameters = (part.strip() for part in media_range.split(";"))
+        quality = 1.0
+        for parameter in parameters:
+            name, _, value = parameter.partition("=")
+            if name.strip() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        qualities[media_type] = max(quality, qualities.get(media_type, 0.0))
+    wanted = qualities.get(GRAPHQL_RESPONSE_JSON, 0.0)
+    json = max(qualities.get(range_, 0.0) for range_ in (DATA_TYPE_JSON, "application/*", "*/*"))
+    return wanted > 0 and wanted >= json
 
 
 def posts_json(scope: Scope) -> bool:
@@ -128,9 +165,9 @@ def json_body(body: bytes) -> Any:
         raise HttpBadRequestError("Request body is not a valid JSON") from error
 
 
-async def send_json(send: Send, status: int, content: Any) -> None:
+async def send_json(send: Send, status: int, content: Any, graphql_response: bool = False) -> None:
     body = json_codec.dumps(content)
-    headers = [*_JSON_HEADERS, (b"content-length", str(len(body)).encode())]
+    headers = [_CONTENT_TYPES[graphql_response], (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
@@ -183,7 +220,8 @@ class FastHTTPHandler(GraphQLHTTPHandler):
             )
             return
         success, result = await self.execute_graphql_query(request, data)
-        await send_json(send, result_status(result, success), result)
+        media = wants_graphql_response(header(scope, b"accept"))
+        await send_json(send, result_status(result, success), result, media)
 
     async def execute_graphql_query(
         self,
@@ -292,7 +330,10 @@ class FastHTTPHandler(GraphQLHTTPHandler):
 
     async def create_json_response(self, request: Request, result: dict, success: bool) -> Response:
         """The same answer for requests that take Ariadne's path (GET queries when enabled)."""
-        return Response(json_codec.dumps(result), result_status(result, success), media_type=DATA_TYPE_JSON)
+        media_type = (
+            GRAPHQL_RESPONSE_JSON if wants_graphql_response(request.headers.get("accept")) else DATA_TYPE_JSON
+        )
+        return Response(json_codec.dumps(result), result_status(result, success), media_type=media_type)
 
 
 class FastPathApp(Starlette):

@@ -325,3 +325,36 @@ def test_queries_and_mutations_sent_over_websocket_run_on_their_plans(monkeypatc
     assert answers[0]["payload"]["data"]["createUser"]["success"] is True
     assert answers[1]["payload"] == {"data": {"userId": "1"}}
     assert [plan.operation.operation.value for plan in planned] == ["mutation", "query"]
+
+
+APOLLO_4_ACCEPT = "application/graphql-response+json,application/json;q=0.9"
+
+
+@pytest.mark.parametrize(
+    ("accept", "media_type"),
+    [
+        (None, "application/json"),
+        ("*/*", "application/json"),
+        ("application/json", "application/json"),
+        (APOLLO_4_ACCEPT, "application/graphql-response+json"),
+        ("Application/GraphQL-Response+JSON", "application/graphql-response+json"),
+        ("*/*, application/graphql-response+json", "application/graphql-response+json"),
+        ("application/json, application/graphql-response+json;q=0.5", "application/json"),
+        ("application/graphql-response+json;q=0, */*", "application/json"),
+    ],
+)
+def test_the_answer_is_in_the_graphql_response_media_type_when_the_client_prefers_it(accept, media_type):
+    """GraphQL over HTTP: the same answer (status and body) under the media type the client asks for,
+    over POST and GET, for data and for a request the server refuses (400)."""
+    headers = {"accept": accept} if accept else {}
+    with TestClient(create_app(make_settings())) as client:
+        answers = [
+            client.post("/", json={"query": USER_ID}, headers=headers),
+            client.post("/", json={"query": "query { userId }"}, headers=headers),
+            client.get("/", params={"query": USER_ID}, headers=headers),
+            client.get("/", params={"query": "query { userId }"}, headers=headers),
+        ]
+    assert [answer.status_code for answer in answers] == [200, 400, 200, 400]
+    assert {answer.headers["content-type"] for answer in answers} == {media_type}
+    assert [answer.json().get("data") for answer in answers] == [{"userId": None}, None] * 2
+    assert "username" in answers[1].json()["errors"][0]["message"]

@@ -84,17 +84,18 @@ STATUS_400 = "Response not successful: Received status code 400"
 def mistake_report(package: str, server_said: list[str]) -> dict:
     """How each library hands over that error, as users see it.
 
-    urql reads the body whatever the status and gives the server's errors. Apollo 3 and 4
-    reject with the status code in the message (3: ApolloError, 4: ServerError, no longer
-    ApolloError); the server's messages are only on the error object (3: `networkError.result`,
-    4: `bodyText`).
+    urql reads the body whatever the status and gives the server's errors. Apollo 4 asks for
+    `application/graphql-response+json`, gets it, and so reads the 400's body as a GraphQL
+    response: it rejects with CombinedGraphQLErrors carrying the server's messages. Apollo 3
+    asks for any type, gets `application/json`, and rejects with the status code in the message
+    (ApolloError); the server's messages are only in its `networkError.result`.
     """
     if package == "@urql/core":
         return {"errors": [{"message": message} for message in server_said]}
     if package == "@apollo/client":
         rejected = {"name": "ApolloError", "message": STATUS_400, "errors": [], "serverErrors": server_said}
     else:
-        rejected = {"name": "ServerError", "message": STATUS_400, "serverErrors": server_said}
+        rejected = {"name": "CombinedGraphQLErrors", "message": "\n".join(server_said), "errors": server_said}
     return {"clientError": rejected}
 
 HELLO_FIELDS = HELLO["messages"]
