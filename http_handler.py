@@ -140,14 +140,15 @@ def result_status(result: dict[str, Any], success: bool) -> int:
     return 200 if success or result.get("data") is not None else 400
 
 
-async def read_body(receive: Receive) -> bytes:
-    message = await receive()
+def whole_body(message: Message) -> bytes | None:
+    """The body, when this first message holds all of it (the usual case); else None."""
     if message["type"] == "http.request" and not message.get("more_body", False):
-        return message.get("body", b"")  # the whole body in one message: the usual case
-    return await _read_rest(receive, message)
+        return message.get("body", b"")
+    return None
 
 
-async def _read_rest(receive: Receive, message: Message) -> bytes:
+async def read_rest(receive: Receive, message: Message) -> bytes:
+    """The body from its first message on."""
     chunks = []
     while True:
         if message["type"] != "http.request":  # the client went away
@@ -165,11 +166,14 @@ def json_body(body: bytes) -> Any:
         raise HttpBadRequestError("Request body is not a valid JSON") from error
 
 
-async def send_json(send: Send, status: int, content: Any, graphql_response: bool = False) -> None:
+def json_response(status: int, content: Any, graphql_response: bool = False) -> tuple[Message, Message]:
+    """The two ASGI messages that answer `content` as JSON."""
     body = json_codec.dumps(content)
     headers = [_CONTENT_TYPES[graphql_response], (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    return (
+        {"type": "http.response.start", "status": status, "headers": headers},
+        {"type": "http.response.body", "body": body},
+    )
 
 
 class FastHTTPHandler(GraphQLHTTPHandler):
@@ -200,7 +204,11 @@ class FastHTTPHandler(GraphQLHTTPHandler):
         # Read the body here, once, and leave it where Starlette's Request keeps it, so that
         # request.body() and request.json() in hooks still answer without reading again.
         try:
-            request._body = body = await read_body(receive)
+            first = await receive()
+            body = whole_body(first)
+            if body is None:
+                body = await read_rest(receive, first)
+            request._body = body
         except ClientDisconnect:
             log_went_away(request)
             return
@@ -221,7 +229,9 @@ class FastHTTPHandler(GraphQLHTTPHandler):
             return
         success, result = await self.execute_graphql_query(request, data)
         media = wants_graphql_response(header(scope, b"accept"))
-        await send_json(send, result_status(result, success), result, media)
+        start, answer = json_response(result_status(result, success), result, media)
+        await send(start)
+        await send(answer)
 
     async def execute_graphql_query(
         self,
