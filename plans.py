@@ -151,6 +151,8 @@ def _close(awaitable: Any) -> None:
 
 _settling: set[asyncio.Future] = set()
 _HELPERS = GraphQLResolveInfoHelpers(lambda values: gather_with_cancel(*values), _track)
+# `GraphQLResolveInfo(...)` (a named tuple) from a tuple of its fields, without keyword handling.
+_new_info = partial(tuple.__new__, GraphQLResolveInfo)
 
 
 # A document's fragment definitions by name.
@@ -263,21 +265,23 @@ class FieldPlan:
 
     def info(self, run: Run, path: Path) -> GraphQLResolveInfo:
         plan = run.plan
-        return GraphQLResolveInfo(
-            self.name,
-            self.nodes,
-            self.field_def.type,
-            self.parent_type,
-            path,
-            plan.schema,
-            {},
-            run.root_value,
-            plan.operation,
-            run.variables,
-            run.context,
-            default_is_awaitable,
-            None,
-            _HELPERS,
+        return _new_info(
+            (
+                self.name,
+                self.nodes,
+                self.field_def.type,
+                self.parent_type,
+                path,
+                plan.schema,
+                {},
+                run.root_value,
+                plan.operation,
+                run.variables,
+                run.context,
+                default_is_awaitable,
+                None,
+                _HELPERS,
+            )
         )
 
     def arguments(self, run: Run) -> dict[str, Any]:
