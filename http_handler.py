@@ -101,13 +101,18 @@ def wants_graphql_response(accept: str | None) -> bool:
     return wanted > 0 and wanted >= json
 
 
+def is_json(content_type: bytes) -> bool:
+    """Whether a Content-Type header value is JSON, as Ariadne decides it (its media type, exactly)."""
+    return content_type.split(b";", 1)[0] == _JSON_MEDIA_TYPE
+
+
 def posts_json(scope: Scope) -> bool:
-    """Whether the request is a POST whose content type is JSON, as Ariadne decides it."""
+    """Whether the request is a POST whose (first) Content-Type header is JSON, as Ariadne decides it."""
     if scope["method"] != "POST":
         return False
     for name, value in scope["headers"]:
         if name == b"content-type":
-            return value.decode("latin-1").split(";")[0] == DATA_TYPE_JSON
+            return is_json(value)
     return False
 
 
@@ -125,7 +130,7 @@ def json_post_length(scope: Scope) -> int | None:
             content_type = value
         elif name == b"content-length":
             length = int(value) if value.isdigit() else -1
-    if content_type is None or content_type.split(b";", 1)[0] != _JSON_MEDIA_TYPE:
+    if content_type is None or not is_json(content_type):
         return None
     return length
 
