@@ -358,3 +358,24 @@ def test_the_answer_is_in_the_graphql_response_media_type_when_the_client_prefer
     assert {answer.headers["content-type"] for answer in answers} == {media_type}
     assert [answer.json().get("data") for answer in answers] == [{"userId": None}, None] * 2
     assert "username" in answers[1].json()["errors"][0]["message"]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [("content-type", "application/json"), ("content-type", "text/plain")],
+        [("content-type", "text/plain"), ("content-type", "application/json")],
+    ],
+    ids=["JSON first", "JSON second"],
+)
+def test_two_content_type_headers_are_answered_as_ariadnes_handler_answers_them(headers):
+    """The shortcut's single header pass steps aside; Ariadne's rule (the first header) decides."""
+    body = operation('query { userId(username:"ann") }')
+    with TestClient(create_app(make_settings())) as fast, TestClient(reference_app()) as stock:
+        ours = fast.post("/", content=body, headers=headers)
+        theirs = stock.post("/", content=body, headers=headers)
+    same_answer(
+        (ours.status_code, ours.headers["content-type"], ours.content),
+        (theirs.status_code, theirs.headers["content-type"], theirs.content),
+    )
+    assert ours.status_code == (200 if headers[0][1] == "application/json" else 400)
