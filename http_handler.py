@@ -14,7 +14,9 @@ without a coroutine each). An
 operation that passed validation and the operation checks once skips them
 after, and runs on its plan (plans.py) where it has one. Every other
 request (GET, multipart, OPTIONS) goes through Ariadne's handler, with the
-same `execute_graphql_query`.
+same `execute_graphql_query`. Either way an answer is
+`application/graphql-response+json` when the client's Accept header prefers
+it (GraphQL over HTTP), `application/json` otherwise.
 
 `FastPathApp` is the Starlette app with one shortcut in front: JSON POSTs to
 the GraphQL path go to that handler directly, without Starlette's
