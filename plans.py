@@ -279,7 +279,7 @@ class FieldPlan:
                 self.parent_type,
                 path,
                 plan.schema,
-                {},
+                plan.fragments,
                 run.root_value,
                 plan.operation,
                 run.variables,
@@ -669,6 +669,7 @@ class Plan:
             raise Unplannable("no root type")
         self.schema = schema
         self.operation = operation
+        self.fragments = fragments  # what resolvers see as `info.fragments`
         self.fields = _plan_selection(schema, root_type, [operation.selection_set], fragments)
         self.serially = operation.operation is OperationType.MUTATION
         self.single_field = self.fields[0] if len(self.fields) == 1 and not self.serially else None

@@ -250,7 +250,10 @@ def resolve_parent_name(source: Any, info: GraphQLResolveInfo) -> str:
 
 @item.field("whoAsks")
 def resolve_who_asks(_: Any, info: GraphQLResolveInfo) -> str:
-    return f"{info.context['viewer']} {info.operation.operation.value} {info.variable_values.coerced}"
+    return (
+        f"{info.context['viewer']} {info.operation.operation.value} {info.variable_values.coerced}"
+        f" fragments {sorted(info.fragments)}"
+    )
 
 
 @mutation.field("record")
@@ -423,7 +426,7 @@ CASES: list[tuple[str, str, dict[str, Any] | None, str | None]] = [
     # collects them on every request.
     (
         "a named fragment",
-        '{ item(id: "1") { ...Parts } } fragment Parts on Item { id name tags }',
+        '{ item(id: "1") { ...Parts } } fragment Parts on Item { id name tags whoAsks }',
         None,
         None,
     ),
