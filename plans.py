@@ -151,10 +151,12 @@ def _close(awaitable: Any) -> None:
 
 _settling: set[asyncio.Future] = set()
 _HELPERS = GraphQLResolveInfoHelpers(lambda values: gather_with_cancel(*values), _track)
-# `GraphQLResolveInfo(...)` and `Path(...)` (named tuples) from a tuple of their fields, without
-# keyword handling.
+# graphql-core's named tuples made per field or variable, from a tuple of their fields in order,
+# without the keyword handling of their constructors.
 _new_info = partial(tuple.__new__, GraphQLResolveInfo)
 _new_path = partial(tuple.__new__, Path)
+_new_source = partial(tuple.__new__, VariableValueSource)
+_new_values = partial(tuple.__new__, VariableValues)
 
 
 # A document's fragment definitions by name.
@@ -763,10 +765,6 @@ def _without_data(run: Run, error: GraphQLError) -> ExecutionResult:
 
 # Built-in scalars whose input coercion returns a value of exactly this type unchanged.
 _AS_IS = {coerce_string: str, coerce_id: str, coerce_boolean: bool}
-# `VariableValueSource(signature, value)` and `VariableValues(sources, coerced)` (named tuples)
-# without their keyword handling.
-_new_source = partial(tuple.__new__, VariableValueSource)
-_new_values = partial(tuple.__new__, VariableValues)
 
 
 def _plan_variables(
