@@ -20,21 +20,14 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from attachments import AttachmentFiles, attachment_routes, sweep_orphaned_files, upload
-from auth import (
-    CONNECTION_VIEWER,
-    VIEWER_UNKNOWN,
-    bearer_token,
-    connection_authenticator,
-    header,
-    user_for_token,
-)
+from auth import CONNECTION_VIEWER, VIEWER_UNKNOWN, bearer_token, connection_authenticator, user_for_token
 from connections import Connections
 from documents import DocumentCache
 from errors import GraphQLErrorLogger, ServiceUnavailable, format_error
 from execution import RequestExecutor, use_subscription_executor
 from explorer import ExplorerAssets, Playground, explorer_routes
 from health import healthz_route
-from http_handler import FastHTTPHandler, FastPathApp
+from http_handler import FastHTTPHandler, FastPathApp, header
 from limits import BodySizeLimit, query_parser, validation_rules
 from mutations import mutation
 from objects import attachment, message, user

@@ -52,14 +52,6 @@ async def user_for_token(store: Store, token: str | None, source: str) -> User |
     return None
 
 
-def header(scope: dict[str, Any], name: bytes) -> str | None:
-    """An HTTP request's header `name` (lower case), read from its ASGI scope as Starlette reads it."""
-    for key, value in scope["headers"]:
-        if key == name:
-            return value.decode("latin-1")
-    return None
-
-
 def bearer_token(authorization: str | None) -> str | None:
     """The token of an `Authorization: Bearer <token>` header value."""
     if authorization and authorization[:7].lower() == "bearer ":

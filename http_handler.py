@@ -53,7 +53,6 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import json_codec
-from auth import header
 from documents import is_cacheable
 from identity_cache import MISSING, IdentityCache
 from limits import BodySizeLimit
@@ -106,6 +105,14 @@ def wants_graphql_response(accept: str | None) -> bool:
 def is_json(content_type: bytes) -> bool:
     """Whether a Content-Type header value is JSON, as Ariadne decides it (its media type, exactly)."""
     return content_type.split(b";", 1)[0] == _JSON_MEDIA_TYPE
+
+
+def header(scope: Scope, name: bytes) -> str | None:
+    """An HTTP request's header `name` (lower case), read from its ASGI scope as Starlette reads it."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
 
 
 def posts_json(scope: Scope) -> bool:
