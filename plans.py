@@ -19,16 +19,19 @@ subscription requests) gets no plan and runs on graphql-core, as do requests
 whose variables do not coerce (graphql-core then words the errors).
 A plan answers as graphql-core would: the same resolvers with the same
 arguments and resolve info, values completed by the same type methods, and
-the same errors at the same paths with the same null propagation. Fields run
-one after another (mutations must; for queries the spec allows it).
-`tests/test_plans.py` runs every operation both ways and compares.
+the same errors at the same paths with the same null propagation, and the
+same concurrency: resolvers that wait (on a database, say) wait together, as
+graphql-core gathers them; a mutation's root fields run one after another.
+`tests/test_plans.py` runs every operation both ways and compares, the
+curated cases and operations generated from the schema.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from contextlib import suppress
 from functools import partial
 from inspect import isawaitable
 from types import CoroutineType, GeneratorType, MappingProxyType
@@ -141,6 +144,15 @@ def _track(values: Iterable[Any]) -> None:
     future = asyncio.gather(*awaitables, return_exceptions=True)
     _settling.add(future)
     future.add_done_callback(_settling.discard)
+
+
+def _awaitables_left(iterator: Iterator[Any]) -> list[Any]:
+    """The awaitables a list's iterator still holds after its completion failed (graphql-core's
+    `collect_iterator_awaitables`): they settle rather than being left unawaited."""
+    awaitables = []
+    with suppress(Exception):
+        awaitables.extend(item for item in iterator if is_awaitable(item))
+    return awaitables
 
 
 def _close(awaitable: Any) -> None:
@@ -517,11 +529,16 @@ def _list_completer(
     def complete_items(run: Run, path: Path, items: Iterable[Any]) -> Any:
         completed = []
         waiting = []
-        for index, item in enumerate(items):
-            done = complete_one(run, _new_path((path, index, None)), item)
-            if is_awaitable(done):
-                waiting.append(index)
-            completed.append(done)
+        remaining = iter(items)
+        try:
+            for index, item in enumerate(remaining):
+                done = complete_one(run, _new_path((path, index, None)), item)
+                if is_awaitable(done):
+                    waiting.append(index)
+                completed.append(done)
+        except Exception:  # a null that propagates: what the items started, or hold, still settles
+            _track([*(completed[index] for index in waiting), *_awaitables_left(remaining)])
+            raise
         return _await_values(completed, waiting) if waiting else completed
 
     def complete_list(run: Run, path: Path, value: Any) -> Any:
@@ -644,17 +661,18 @@ def _execute_fields(run: Run, fields: list[FieldPlan], source: Any, path: Path |
 
 
 async def _await_values(values: Any, waiting: list[Any]) -> Any:
-    """`values` (a dict or a list) with the awaitables at `waiting` replaced by their results, in order.
+    """`values` (a dict or a list) with the awaitables at `waiting` replaced by their results.
 
-    When one fails (a null that propagates), those not yet awaited settle in the background, as
-    graphql-core lets them.
+    As graphql-core does: one is awaited in place; several run concurrently (resolvers waiting
+    on I/O wait together), and the first failure (a null that propagates) cancels the others.
     """
-    for position, index in enumerate(waiting):
-        try:
-            values[index] = await values[index]
-        except BaseException:
-            _track([values[later] for later in waiting[position + 1 :]])
-            raise
+    if len(waiting) == 1:
+        index = waiting[0]
+        values[index] = await values[index]
+        return values
+    results = await gather_with_cancel(*(values[index] for index in waiting))
+    for index, result in zip(waiting, results, strict=True):
+        values[index] = result
     return values
 
 

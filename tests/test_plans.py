@@ -13,13 +13,16 @@ tests/test_http_fast_path.py.
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from inspect import isawaitable
 from typing import Any
 
 import pytest
 from ariadne import EnumType, MutationType, ObjectType, QueryType, SubscriptionType, make_executable_schema
-from graphql import Executor, GraphQLResolveInfo, execute, parse, validate
+from graphql import Executor, GraphQLResolveInfo, execute, parse, print_ast, validate
 from graphql.execution.values import get_variable_values
+from hypothesis import HealthCheck, given, settings
+from hypothesis_graphql import mutations, queries
 
 from app import schema as app_schema
 from plans import compile_event_plan, compile_plan
@@ -135,7 +138,7 @@ def resolve_item(_: Any, __: Any, id: str) -> Any:
 
 @query.field("items")
 def resolve_items(_: Any, __: Any, filter: dict | None = None, first: int | None = None) -> list:
-    return [thing(str(n)) for n in range(1, (first or 4) + 1)] + [None]
+    return [thing(str(n)) for n in range(1, min(first or 4, 6) + 1)] + [None]  # generated `first`s are huge
 
 
 @query.field("strictItems")
@@ -590,6 +593,26 @@ def test_a_plan_answers_as_graphql_core_does(text, variables, operation_name):
     assert actual_calls == expected_calls
 
 
+@pytest.mark.parametrize("operations", [queries, mutations], ids=["queries", "mutations"])
+def test_generated_operations_answer_as_graphql_core_does(operations):
+    """Operations generated from the schema (random selections, arguments, nulls, ids that fail to
+    parse): each one with a plan answers as graphql-core does; most get one."""
+    planned = []
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @given(text=operations(SDL))
+    def check(text: str) -> None:
+        if compile_plan(schema, parse(text), None) is None:
+            return  # abstract types, which graphql-core runs (tested above)
+        actual, expected, actual_calls, expected_calls = both_ways(text, None, None)
+        assert repr(actual) == repr(expected)  # data and errors, keys in the same order
+        assert actual_calls == expected_calls
+        planned.append(text)
+
+    check()
+    assert len(planned) >= 100
+
+
 def test_the_cases_reach_errors_nulls_and_every_kind_of_value():
     """The comparison is only worth as much as the cases it covers."""
     results = {name: both_ways(*case)[0] for name, *case in CASES}
@@ -709,6 +732,34 @@ def test_an_event_plan_answers_as_graphql_core_does(text, event):
     assert repr(actual.formatted) == repr(expected.formatted)  # keys in the same order too
 
 
+def test_generated_event_selections_answer_as_graphql_core_does():
+    """Selections generated for `item` (an Item, as `event` is), run as a subscription's selection
+    on its plan for each kind of event, answer as graphql-core answers them."""
+    planned = []
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @given(text=queries(SDL, fields=["item"]))
+    def check(text: str) -> None:
+        item_field = parse(text).definitions[0].selection_set.selections[0]
+        document = parse(f"subscription {{ event {print_ast(item_field.selection_set)} }}")
+        plan = compile_event_plan(schema, document.definitions[0], {})
+        if plan is None:
+            return  # abstract types, which graphql-core runs
+        for event in (Thing("1", "one", ["a", None]), {"id": "2", "tags": []}, None):
+            executor = Executor.build(schema, document, context_value={"viewer": "ann"})
+            calls.clear()
+            expected = settle(partial(executor.build_per_event_executor(event).execute_operation, False))
+            expected_calls = list(calls)
+            calls.clear()
+            actual = settle(partial(plan.execute, {"viewer": "ann"}, executor.variable_values, event))
+            assert repr(actual.formatted) == repr(expected.formatted)
+            assert calls == expected_calls
+        planned.append(text)
+
+    check()
+    assert len(planned) >= 100
+
+
 def test_requests_and_events_each_get_only_their_own_kind_of_plan():
     subscribe, ask = parse("subscription { deleted }"), parse("{ failing }")
     assert compile_plan(schema, subscribe, None) is None
@@ -816,3 +867,50 @@ def test_what_a_propagated_null_leaves_behind_still_settles():
         gc.collect()
     assert result.data is None
     assert [str(warning.message) for warning in caught if "never awaited" in str(warning.message)] == []
+
+
+def test_async_fields_wait_together_as_on_graphql_core():
+    """Resolvers waiting on I/O (a database's answer) wait at the same time, as graphql-core lets
+    them: root fields, and the fields of a list's items. One after the other, each would wait for
+    a partner that is not there yet."""
+    meeting = QueryType()
+    arrived: list[str] = []
+
+    async def meet(name: str) -> str:
+        arrived.append(name)
+        for _ in range(100):  # until the others have arrived too, or a tenth of a second
+            if len(arrived) >= 3:
+                break
+            await asyncio.sleep(0.001)
+        return f"{name} met {len(arrived) - 1}"
+
+    @meeting.field("meet")
+    def resolve_meet(_: Any, __: Any, name: str) -> Any:
+        return meet(name)
+
+    @meeting.field("people")
+    def resolve_people(*_: Any) -> list[dict]:
+        return [{"name": "ann"}, {"name": "bob"}, {"name": "cid"}]
+
+    person = ObjectType("Person")
+
+    @person.field("met")
+    def resolve_met(source: dict, *_: Any) -> Any:
+        return meet(source["name"])
+
+    meeting_schema = make_executable_schema(
+        "type Query { meet(name: String!): String people: [Person] }"
+        " type Person { name: String met: String }",
+        meeting,
+        person,
+    )
+    all_met = {"a": "ann met 2", "b": "bob met 2", "c": "cid met 2"}
+    for text, expected in [
+        ('{ a: meet(name: "ann") b: meet(name: "bob") c: meet(name: "cid") }', all_met),
+        ("{ people { met } }", {"people": [{"met": value} for value in all_met.values()]}),
+    ]:
+        arrived.clear()
+        assert settle(partial(execute, meeting_schema, parse(text))).formatted == {"data": expected}
+        arrived.clear()
+        plan = compile_plan(meeting_schema, parse(text), None)
+        assert settle(partial(plan.run, {}, None)).formatted == {"data": expected}
