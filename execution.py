@@ -65,7 +65,7 @@ from graphql.pyutils import AwaitableOrValue
 
 from identity_cache import MISSING, IdentityCache
 from json_codec import JSONOnce
-from plans import Plan, compile_event_plan
+from plans import Plan, compile_event_plan, walk_selections
 
 
 class Delivery:
@@ -143,14 +143,7 @@ class SharedCollections:
 
 
 def _has_directives(operation: OperationDefinitionNode, fragments: dict[str, FragmentDefinitionNode]) -> bool:
-    selection_sets = [operation.selection_set, *(fragment.selection_set for fragment in fragments.values())]
-    while selection_sets:
-        for selection in selection_sets.pop().selections:
-            if selection.directives:
-                return True
-            if getattr(selection, "selection_set", None) is not None:
-                selection_sets.append(selection.selection_set)
-    return False
+    return any(selection.directives for selection in walk_selections(operation, fragments))
 
 
 shared_collections = SharedCollections(size=256)

@@ -12,11 +12,13 @@ its value, and running it does only the per-request part.
 
 Plans cover what clients of this API send: fields (with aliases and
 `__typename`) of object, list, non-null, scalar and enum types, arguments as
-literals or variables, fragments, and @skip/@include with a literal condition
-(fields are collected once, see `_collect`). Anything else (directives whose
-condition is a variable, other directives, introspection, abstract types,
-subscription requests) gets no plan and runs on graphql-core, as do requests
-whose variables do not coerce (graphql-core then words the errors).
+literals or variables, fragments, and @skip/@include (fields are collected
+once, see `_collect`; where up to three variables decide conditions, once
+for each combination of their values). Anything else (other directives,
+introspection, abstract types, subscription requests, and in subscription
+events conditions decided by variables) gets no plan and runs on
+graphql-core, as do requests whose variables do not coerce (graphql-core
+then words the errors).
 A plan answers as graphql-core would: the same resolvers with the same
 arguments and resolve info, values completed by the same type methods, and
 the same errors at the same paths with the same null propagation, and the
@@ -34,8 +36,9 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import suppress
 from functools import partial
 from inspect import isawaitable
+from itertools import product
 from types import CoroutineType, GeneratorType, MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 from ariadne.resolvers import resolve_to
 from graphql import (
@@ -175,6 +178,18 @@ _new_values = partial(tuple.__new__, VariableValues)
 Fragments = Mapping[str, FragmentDefinitionNode]
 
 
+class Compiling(NamedTuple):
+    """What planning a selection reads besides the schema: the document's fragments, and the values
+    of the variables deciding @skip/@include (for one variant of a plan; see `Plan`)."""
+
+    fragments: Fragments
+    conditions: Mapping[str, bool]
+
+
+# At most 2 ** this many variants of a plan; an operation with more conditions runs on graphql-core.
+MAX_CONDITION_VARIABLES = 3
+
+
 class Unplannable(Exception):
     """The operation uses something plans do not cover; graphql-core runs it."""
 
@@ -238,7 +253,7 @@ class FieldPlan:
         schema: GraphQLSchema,
         parent_type: GraphQLObjectType,
         nodes: list[FieldNode],
-        fragments: Fragments,
+        compiling: Compiling,
     ) -> None:
         """`nodes`: the field's nodes of one response key, as collected (the first one's arguments count)."""
         node = nodes[0]
@@ -267,7 +282,7 @@ class FieldPlan:
             if len(names) == 1 and "." not in names[0]:
                 self.resolve, self.attribute = None, names[0]
         self.static_args, self.variable_args = _plan_arguments(field_def, node)
-        self.complete = _completer(schema, fragments, self, field_def.type)
+        self.complete = _completer(schema, compiling, self, field_def.type)
         nullable_type = field_def.type.of_type if self.non_null else field_def.type
         self.needs_path = not is_leaf_type(nullable_type)
         if self.resolve is None:
@@ -435,11 +450,11 @@ Completer = Callable[[Run, Path | None, Any], Any]
 
 
 def _completer(
-    schema: GraphQLSchema, fragments: Fragments, field: FieldPlan, type_: GraphQLOutputType
+    schema: GraphQLSchema, compiling: Compiling, field: FieldPlan, type_: GraphQLOutputType
 ) -> Completer:
     """graphql-core's `complete_value` for one field's type, decided once."""
     if isinstance(type_, GraphQLNonNull):
-        inner = _completer(schema, fragments, field, type_.of_type)
+        inner = _completer(schema, compiling, field, type_.of_type)
         message = f"Cannot return null for non-nullable field {field.typename}.{field.name}."
 
         def complete_non_null(run: Run, path: Path, value: Any) -> Any:
@@ -451,7 +466,7 @@ def _completer(
         return complete_non_null
 
     if isinstance(type_, GraphQLList):
-        return _list_completer(schema, fragments, field, type_)
+        return _list_completer(schema, compiling, field, type_)
 
     if is_leaf_type(type_):
         coerce = type_.coerce_output_value
@@ -478,7 +493,7 @@ def _completer(
         selection_sets = [node.selection_set for node in field.nodes]
         if None in selection_sets:
             raise Unplannable("object without selection")
-        sub_fields = _plan_selection(schema, type_, selection_sets, fragments)
+        sub_fields = _plan_selection(schema, type_, selection_sets, compiling)
 
         def complete_object(run: Run, path: Path, value: Any) -> Any:
             if isinstance(value, Exception):
@@ -493,10 +508,10 @@ def _completer(
 
 
 def _list_completer(
-    schema: GraphQLSchema, fragments: Fragments, field: FieldPlan, type_: GraphQLList
+    schema: GraphQLSchema, compiling: Compiling, field: FieldPlan, type_: GraphQLList
 ) -> Completer:
     item_type = type_.of_type
-    complete_item = _completer(schema, fragments, field, item_type)
+    complete_item = _completer(schema, compiling, field, item_type)
     item_non_null = is_non_null_type(item_type)
     message = f"Expected Iterable, but did not find one for field '{field.typename}.{field.name}'."
 
@@ -559,18 +574,18 @@ def _plan_selection(
     schema: GraphQLSchema,
     parent_type: GraphQLObjectType,
     selection_sets: list[SelectionSetNode],
-    fragments: Fragments,
+    compiling: Compiling,
 ) -> list[FieldPlan]:
     """The fields of one object type's selection sets (a field's, merged over its nodes), planned."""
-    grouped = _collect(schema, parent_type, selection_sets, fragments, set())
-    return [FieldPlan(schema, parent_type, nodes, fragments) for nodes in grouped.values()]
+    grouped = _collect(schema, parent_type, selection_sets, compiling, set())
+    return [FieldPlan(schema, parent_type, nodes, compiling) for nodes in grouped.values()]
 
 
 def _collect(
     schema: GraphQLSchema,
     parent_type: GraphQLObjectType,
     selection_sets: list[SelectionSetNode],
-    fragments: Fragments,
+    compiling: Compiling,
     visited: set[str],
 ) -> dict[str, list[FieldNode]]:
     """graphql-core's `collect_fields` / `collect_subfields`: each response key's field nodes, in order.
@@ -583,14 +598,14 @@ def _collect(
     grouped: dict[str, list[FieldNode]] = {}
     for selection_set in selection_sets:
         for selection in selection_set.selections:
-            if not _included(selection):
+            if not _included(selection, compiling.conditions):
                 continue
             if isinstance(selection, FieldNode):
                 key = selection.alias.value if selection.alias else selection.name.value
                 grouped.setdefault(key, []).append(selection)
                 continue
             inline = isinstance(selection, InlineFragmentNode)
-            fragment = selection if inline else fragments.get(selection.name.value)
+            fragment = selection if inline else compiling.fragments.get(selection.name.value)
             if fragment is None or not does_fragment_condition_match(schema, fragment, parent_type):
                 continue
             if not inline:
@@ -599,7 +614,7 @@ def _collect(
                 if fragment.name.value in visited:
                     continue
                 visited.add(fragment.name.value)
-            inner = _collect(schema, parent_type, [fragment.selection_set], fragments, visited)
+            inner = _collect(schema, parent_type, [fragment.selection_set], compiling, visited)
             for key, nodes in inner.items():
                 grouped.setdefault(key, []).extend(nodes)
     return grouped
@@ -608,21 +623,55 @@ def _collect(
 _CONDITIONS = {"skip": GraphQLSkipDirective, "include": GraphQLIncludeDirective}
 
 
-def _included(selection: SelectionNode) -> bool:
-    """graphql-core's `should_include_node` for literal @skip/@include; other directives are not planned."""
+def _included(selection: SelectionNode, conditions: Mapping[str, bool]) -> bool:
+    """graphql-core's `should_include_node`, for @skip/@include whose condition is a literal or one
+    of the variables in `conditions`; other directives are not planned."""
     included = True
     for directive in selection.directives or ():
         definition = _CONDITIONS.get(directive.name.value)
-        arguments = directive.arguments or ()
-        if definition is None or any(_uses_variables(argument.value) for argument in arguments):
-            raise Unplannable("directive")  # where a variable decides, it decides per request
-        try:
-            condition = get_argument_values(definition, directive, _NO_VARIABLES)["if"]
-        except GraphQLError as error:
-            raise Unplannable("directive") from error
+        if definition is None:
+            raise Unplannable("directive")
+        variables = [
+            argument.value for argument in directive.arguments or () if _uses_variables(argument.value)
+        ]
+        if variables:
+            if not isinstance(variables[0], VariableNode) or variables[0].name.value not in conditions:
+                raise Unplannable("directive")
+            condition = conditions[variables[0].name.value]
+        else:
+            try:
+                condition = get_argument_values(definition, directive, _NO_VARIABLES)["if"]
+            except GraphQLError as error:
+                raise Unplannable("directive") from error
         skipped = condition if definition is GraphQLSkipDirective else not condition
         included = included and not skipped
     return included
+
+
+def walk_selections(operation: OperationDefinitionNode, fragments: Fragments) -> Iterator[SelectionNode]:
+    """Every selection of an operation and of the document's fragments, at any depth."""
+    selection_sets = [operation.selection_set, *(fragment.selection_set for fragment in fragments.values())]
+    while selection_sets:
+        for selection in selection_sets.pop().selections:
+            yield selection
+            if getattr(selection, "selection_set", None) is not None:
+                selection_sets.append(selection.selection_set)
+
+
+def _condition_variables(operation: OperationDefinitionNode, fragments: Fragments) -> tuple[str, ...]:
+    """The variables that decide an @skip/@include in the operation or its fragments, sorted."""
+    return tuple(
+        sorted(
+            {
+                argument.value.name.value
+                for selection in walk_selections(operation, fragments)
+                for directive in selection.directives or ()
+                if directive.name.value in _CONDITIONS
+                for argument in directive.arguments or ()
+                if isinstance(argument.value, VariableNode)
+            }
+        )
+    )
 
 
 def _execute_fields(run: Run, fields: list[FieldPlan], source: Any, path: Path | None) -> Any:
@@ -677,11 +726,21 @@ async def _await_values(values: Any, waiting: list[Any]) -> Any:
 
 
 class Plan:
-    """One operation of a document, compiled against a schema; run once per request or event."""
+    """One operation of a document, compiled against a schema; run once per request or event.
+
+    Where variables decide an @skip/@include, the plan holds one variant for each combination of
+    their values (`variants`), compiled as if they were literals, and a request runs on the one its
+    variables choose.
+    """
 
     def __init__(
-        self, schema: GraphQLSchema, operation: OperationDefinitionNode, fragments: Fragments
+        self,
+        schema: GraphQLSchema,
+        operation: OperationDefinitionNode,
+        fragments: Fragments,
+        conditions: Mapping[str, bool] | None = None,
     ) -> None:
+        """`conditions`: the values of the variables deciding @skip/@include, for a variant."""
         if operation.directives:
             raise Unplannable("operation directive")
         root_type = schema.get_root_type(operation.operation)
@@ -690,16 +749,35 @@ class Plan:
         self.schema = schema
         self.operation = operation
         self.fragments = fragments  # what resolvers see as `info.fragments`
-        self.fields = _plan_selection(schema, root_type, [operation.selection_set], fragments)
         self.serially = operation.operation is OperationType.MUTATION
-        self.single_field = self.fields[0] if len(self.fields) == 1 and not self.serially else None
         self.variables = _plan_variables(schema, operation)
+        self.condition_names = _condition_variables(operation, fragments) if conditions is None else ()
+        self.variants: dict[tuple[bool, ...], Plan] | None = None
+        self.fields: list[FieldPlan] = []
+        if self.condition_names:
+            if len(self.condition_names) > MAX_CONDITION_VARIABLES:
+                raise Unplannable("too many condition variables")
+            self.variants = {
+                values: Plan(
+                    schema, operation, fragments, dict(zip(self.condition_names, values, strict=True))
+                )
+                for values in product((False, True), repeat=len(self.condition_names))
+            }
+        else:
+            compiling = Compiling(fragments, conditions or {})
+            self.fields = _plan_selection(schema, root_type, [operation.selection_set], compiling)
+        self.single_field = self.fields[0] if len(self.fields) == 1 and not self.serially else None
 
     def run(self, context: Any, raw_variables: dict[str, Any] | None) -> Any:
-        """A request's result (or an awaitable of it); None when its variables do not coerce."""
+        """A request's result (or an awaitable of it); None when its variables do not coerce (or
+        leave a condition null)."""
         variables = self.coerce(raw_variables or {})
         if variables is None:
             return None
+        if self.variants is not None:
+            coerced = variables.coerced
+            variant = self.variants.get(tuple(coerced.get(name) for name in self.condition_names))
+            return None if variant is None else variant.execute(context, variables)
         return self.execute(context, variables)
 
     def coerce(self, raw: dict[str, Any]) -> VariableValues | None:
@@ -826,7 +904,8 @@ def compile_event_plan(
     """The plan that runs a subscription's selection for each of its events, or None."""
     if operation.operation is not OperationType.SUBSCRIPTION:
         return None
-    return _compiled(schema, operation, fragments)
+    plan = _compiled(schema, operation, fragments)
+    return None if plan is None or plan.variants is not None else plan  # variants: requests only
 
 
 def _compiled(schema: GraphQLSchema, operation: OperationDefinitionNode, fragments: Fragments) -> Plan | None:

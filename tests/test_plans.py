@@ -300,6 +300,18 @@ schema = make_executable_schema(
 
 ITEM_FIELDS = "id name color tags looseTags price count displayName lazy parentName whoAsks"
 
+CONDITIONAL_FIELD = 'query ($x: Boolean!) { item(id: "1") { id name @include(if: $x) tags @skip(if: $x) } }'
+CONDITIONAL_SPREADS = (
+    'query ($x: Boolean!, $y: Boolean = true) { item(id: "1") { ...A @include(if: $x)'
+    " ... @skip(if: $y) { tags } ... on Item @include(if: $y) @skip(if: $x) { color }"
+    " name @skip(if: false) @include(if: $y) } }"
+    " fragment A on Item { id name }"
+)
+CONDITIONAL_IN_FRAGMENT = (
+    'query ($x: Boolean!) { item(id: "1") { ...F } failing @include(if: $x) }'
+    " fragment F on Item { id @skip(if: $x) name }"
+)
+
 # (name, operation, variables, operation name): each must get a plan and answer as graphql-core does.
 CASES: list[tuple[str, str, dict[str, Any] | None, str | None]] = [
     ("scalars of an object source", f'{{ item(id: "1") {{ {ITEM_FIELDS} }} }}', None, None),
@@ -541,6 +553,21 @@ CASES: list[tuple[str, str, dict[str, Any] | None, str | None]] = [
         {"t": 4, "r": "r"},
         None,
     ),
+    *((f"a variable condition on a field ({x})", CONDITIONAL_FIELD, {"x": x}, None) for x in (True, False)),
+    *(
+        (
+            f"variable conditions on spreads and inline fragments ({x}, {y})",
+            CONDITIONAL_SPREADS,
+            {"x": x, "y": y},
+            None,
+        )
+        for x in (True, False)
+        for y in (True, False)
+    ),
+    *(
+        (f"a variable condition in a fragment definition ({x})", CONDITIONAL_IN_FRAGMENT, {"x": x}, None)
+        for x in (True, False)
+    ),
     (
         "mutations from a fragment, a repeated key resolved once",
         'mutation { record(label: "a") ...M }'
@@ -639,7 +666,7 @@ def test_variables_that_do_not_coerce_are_left_to_graphql_core():
     }
 
 
-def test_fragments_literal_conditions_and_repeated_keys_are_planned_as_graphql_core_collects_them():
+def test_fragments_conditions_and_repeated_keys_are_planned_as_graphql_core_collects_them():
     """The new cases are planned, and reach what makes them differ from plain fields."""
     results = {name: both_ways(*case)[0] for name, *case in CASES}
     data = {name: result["data"] for name, result in results.items()}
@@ -658,15 +685,35 @@ def test_fragments_literal_conditions_and_repeated_keys_are_planned_as_graphql_c
         "item": {"name": "thing 1", "color": "RED", "id": "1"}
     }
     assert data["mutations from a fragment, a repeated key resolved once"]["b"] == ["a", "b"]
+    # Variables decide: each combination gets its own fields, in the order graphql-core collects them.
+    assert data["a variable condition on a field (True)"] == {"item": {"id": "1", "name": "thing 1"}}
+    assert data["a variable condition on a field (False)"] == {"item": {"id": "1", "tags": ["a", "b"]}}
+    spreads = {
+        (x, y): data[f"variable conditions on spreads and inline fragments ({x}, {y})"]["item"]
+        for x in (True, False)
+        for y in (True, False)
+    }
+    assert list(spreads[True, True]) == ["id", "name"]
+    assert list(spreads[True, False]) == ["id", "name", "tags"]
+    assert list(spreads[False, True]) == ["color", "name"]
+    assert list(spreads[False, False]) == ["tags"]
+    assert data["a variable condition in a fragment definition (True)"] == {
+        "item": {"name": "thing 1"},
+        "failing": None,
+    }
+    assert data["a variable condition in a fragment definition (False)"] == {
+        "item": {"id": "1", "name": "thing 1"}
+    }
 
 
 @pytest.mark.parametrize(
     ("text", "operation_name"),
     [
-        ("query ($x: Boolean!) { failing @include(if: $x) }", None),
-        ("query ($x: Boolean!) { ...F @skip(if: $x) } fragment F on Query { failing }", None),
-        ('query ($x: Boolean!) { item(id: "1") { ... @include(if: $x) { id } } }', None),
-        ('query ($x: Boolean!) { item(id: "1") { ...F } } fragment F on Item { id @skip(if: $x) }', None),
+        (  # more variables deciding conditions than plans take (2 ** 4 variants)
+            "query ($a: Boolean!, $b: Boolean!, $c: Boolean!, $d: Boolean!) { a: failing @include(if: $a)"
+            " b: failing @skip(if: $b) c: badInt @include(if: $c) d: badInt @skip(if: $d) }",
+            None,
+        ),
         ("{ failing @tag }", None),
         ("{ ...F @tag } fragment F on Query { failing }", None),
         ("{ ... @tag { failing } }", None),
@@ -685,10 +732,28 @@ def test_what_plans_do_not_cover_gets_none(text, operation_name):
     assert compile_plan(schema, parse(text), operation_name) is None
 
 
+def test_variable_conditions_get_one_variant_per_combination_and_a_null_one_goes_to_graphql_core():
+    plan = compile_plan(schema, parse(CONDITIONAL_SPREADS), None)
+    assert plan.condition_names == ("x", "y") and len(plan.variants) == 4
+    three = (
+        "query ($a: Boolean!, $b: Boolean!, $c: Boolean!)"
+        " { a: failing @include(if: $a) b: failing @skip(if: $b) c: badInt @include(if: $c) }"
+    )
+    assert len(compile_plan(schema, parse(three), None).variants) == 8
+    # `$y` has a default, so null may be given for it; the condition is then null, and graphql-core
+    # words the error.
+    assert plan.run({}, {"x": True, "y": None}) is None
+    assert execute(schema, parse(CONDITIONAL_SPREADS), variable_values={"x": True, "y": None}).errors
+    # A subscription's plan runs every event of one subscription: no variants there, graphql-core runs it.
+    event = parse("subscription ($x: Boolean!) { event { id name @include(if: $x) } }")
+    assert compile_event_plan(schema, event.definitions[0], {}) is None
+
+
 def test_what_plans_do_not_cover_is_what_graphql_core_runs():
     """The operations above are ones graphql-core accepts (but for choosing among operations)."""
     for text in (
-        "query ($x: Boolean!) { ...F @skip(if: $x) } fragment F on Query { failing }",
+        "query ($a: Boolean!, $b: Boolean!, $c: Boolean!, $d: Boolean!) { a: failing @include(if: $a)"
+        " b: failing @skip(if: $b) c: badInt @include(if: $c) d: badInt @skip(if: $d) }",
         "{ ...F @tag } fragment F on Query @tag { failing @tag }",
         "{ ...F } fragment F on Query { named { ... on Item { id } } }",
     ):
