@@ -13,15 +13,40 @@ tests/test_http_fast_path.py.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from functools import partial
 from inspect import isawaitable
 from typing import Any
 
 import pytest
 from ariadne import EnumType, MutationType, ObjectType, QueryType, SubscriptionType, make_executable_schema
-from graphql import Executor, GraphQLResolveInfo, execute, parse, print_ast, validate
+from graphql import (
+    ArgumentNode,
+    BooleanValueNode,
+    DirectiveNode,
+    DocumentNode,
+    Executor,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLResolveInfo,
+    InlineFragmentNode,
+    NamedTypeNode,
+    NameNode,
+    NonNullTypeNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    VariableDefinitionNode,
+    VariableNode,
+    execute,
+    get_named_type,
+    parse,
+    print_ast,
+    validate,
+)
 from graphql.execution.values import get_variable_values
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 from hypothesis_graphql import mutations, queries
 
 from app import schema as app_schema
@@ -632,6 +657,120 @@ def test_generated_operations_answer_as_graphql_core_does(operations):
         if compile_plan(schema, parse(text), None) is None:
             return  # abstract types, which graphql-core runs (tested above)
         actual, expected, actual_calls, expected_calls = both_ways(text, None, None)
+        assert repr(actual) == repr(expected)  # data and errors, keys in the same order
+        assert actual_calls == expected_calls
+        planned.append(text)
+
+    check()
+    assert len(planned) >= 100
+
+
+@st.composite
+def reshaped(draw: st.DrawFn, operations: Any) -> tuple[str, dict[str, bool]]:
+    """A generated operation reshaped as clients write them: fields aliased (keys may repeat, to be
+    merged) and repeated, selections moved into inline and named fragments, and @skip/@include
+    with literal or variable conditions; with values for those variables."""
+    document = parse(draw(operations(SDL)))
+    fragments: list[FragmentDefinitionNode] = []
+    conditions: dict[str, bool] = {}
+    often, sometimes = st.integers(0, 3).map(lambda n: n == 0), st.integers(0, 6).map(lambda n: n == 0)
+
+    def name(value: str) -> NameNode:
+        return NameNode(value=value)
+
+    def condition(node: Any) -> Any:
+        if not draw(sometimes):
+            return node
+        if draw(st.booleans()):
+            value: Any = BooleanValueNode(value=draw(st.booleans()))
+        else:
+            variable = draw(st.sampled_from(["x", "y"]))
+            conditions[variable] = draw(st.booleans())
+            value = VariableNode(name=name(variable))
+        directive = DirectiveNode(
+            name=name(draw(st.sampled_from(["skip", "include"]))),
+            arguments=(ArgumentNode(name=name("if"), value=value),),
+        )
+        return replace(node, directives=(directive,))
+
+    def reshape(selection_set: SelectionSetNode, parent: Any) -> SelectionSetNode:
+        selections: list[Any] = []
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                child = None
+                if selection.selection_set is not None:
+                    child = get_named_type(parent.fields[selection.name.value].type)
+                selection = FieldNode(
+                    name=selection.name,
+                    alias=name(draw(st.sampled_from(["a", "b", "id", "name"]))) if draw(sometimes) else None,
+                    arguments=selection.arguments,
+                    directives=(),
+                    selection_set=reshape(selection.selection_set, child) if child else None,
+                )
+            else:  # an inline fragment on a member of an abstract type
+                inner = schema.get_type(selection.type_condition.name.value)
+                selection = InlineFragmentNode(
+                    type_condition=selection.type_condition,
+                    directives=(),
+                    selection_set=reshape(selection.selection_set, inner),
+                )
+            if draw(sometimes):
+                selection = InlineFragmentNode(
+                    type_condition=NamedTypeNode(name=name(parent.name)) if draw(st.booleans()) else None,
+                    directives=(),
+                    selection_set=SelectionSetNode(selections=(selection,)),
+                )
+            elif draw(sometimes):
+                fragment = f"F{len(fragments)}"
+                fragments.append(
+                    FragmentDefinitionNode(
+                        name=name(fragment),
+                        type_condition=NamedTypeNode(name=name(parent.name)),
+                        directives=(),
+                        selection_set=SelectionSetNode(selections=(selection,)),
+                    )
+                )
+                selection = FragmentSpreadNode(name=name(fragment), directives=())
+            selections.append(condition(selection))
+            if draw(often):
+                selections.append(selection)  # the same key again
+        return SelectionSetNode(selections=tuple(selections))
+
+    operation = document.definitions[0]
+    root = schema.get_root_type(operation.operation)
+    selection_set = reshape(operation.selection_set, root)
+    variables = tuple(
+        VariableDefinitionNode(
+            variable=VariableNode(name=name(variable)),
+            type=NonNullTypeNode(type=NamedTypeNode(name=name("Boolean"))),
+            directives=(),
+        )
+        for variable in sorted(conditions)
+    )
+    operation = OperationDefinitionNode(
+        operation=operation.operation,
+        variable_definitions=variables,
+        directives=(),
+        selection_set=selection_set,
+    )
+    text = print_ast(DocumentNode(definitions=(operation, *fragments)))
+    assume(validate(schema, parse(text)) == [])  # aliases may collide where fields cannot merge
+    return text, conditions
+
+
+@pytest.mark.parametrize("operations", [queries, mutations], ids=["queries", "mutations"])
+def test_reshaped_operations_answer_as_graphql_core_does(operations):
+    """Generated operations with aliases, repeated keys, fragments and conditions, as clients write
+    them: each one with a plan answers as graphql-core does; most get one."""
+    planned = []
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @given(case=reshaped(operations))
+    def check(case: tuple[str, dict[str, bool]]) -> None:
+        text, variables = case
+        if compile_plan(schema, parse(text), None) is None:
+            return  # abstract types, which graphql-core runs (tested above)
+        actual, expected, actual_calls, expected_calls = both_ways(text, variables, None)
         assert repr(actual) == repr(expected)  # data and errors, keys in the same order
         assert actual_calls == expected_calls
         planned.append(text)
