@@ -4,10 +4,25 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
+from typing import Any
 
 import pytest
 from ariadne.asgi import GraphQL
 from ariadne.asgi.handlers import GraphQLHTTPHandler
+from graphql import (
+    ArgumentNode,
+    FieldNode,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    StringValueNode,
+    parse,
+    print_ast,
+)
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis_graphql import Mode, queries
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.responses import Response
@@ -16,7 +31,7 @@ from starlette.testclient import TestClient
 
 import http_handler
 import plans
-from app import create_app, schema
+from app import SCHEMA_PATH, create_app, schema
 from errors import GraphQLErrorLogger, format_error
 from limits import query_parser, validation_rules
 from settings import Settings
@@ -379,3 +394,70 @@ def test_two_content_type_headers_are_answered_as_ariadnes_handler_answers_them(
         (theirs.status_code, theirs.headers["content-type"], theirs.content),
     )
     assert ours.status_code == (200 if headers[0][1] == "application/json" else 400)
+
+
+@st.composite
+def app_queries(draw: st.DrawFn, mode: Mode) -> str:
+    """Generated queries on the app's schema, their user ids and usernames often ones that exist."""
+    document = parse(draw(queries(SCHEMA_PATH.read_text(), mode=mode)))
+    known = {"userId": ["1", "2", "3", "99"], "username": ["ann", "bob", " bob ", "nobody"]}
+
+    def with_known_arguments(node: Any) -> Any:
+        if isinstance(node, ArgumentNode) and node.name.value in known and draw(st.booleans()):
+            return replace(node, value=StringValueNode(value=draw(st.sampled_from(known[node.name.value]))))
+        if isinstance(node, FieldNode):
+            arguments = tuple(with_known_arguments(argument) for argument in node.arguments or ())
+            selection_set = node.selection_set and with_known_arguments(node.selection_set)
+            return replace(node, arguments=arguments, selection_set=selection_set)
+        if isinstance(node, SelectionSetNode | InlineFragmentNode | OperationDefinitionNode):
+            selection_set = node if isinstance(node, SelectionSetNode) else node.selection_set
+            selections = tuple(with_known_arguments(selection) for selection in selection_set.selections)
+            new_set = replace(selection_set, selections=selections)
+            return new_set if isinstance(node, SelectionSetNode) else replace(node, selection_set=new_set)
+        return node
+
+    operations = [with_known_arguments(node) for node in document.definitions]
+    return print_ast(replace(document, definitions=tuple(operations)))
+
+
+def without_times(answer: tuple[int, str, bytes]) -> tuple[int, str, Any]:
+    """An answer with its `createdAt` values blanked: the two servers' stores ran at other moments."""
+
+    def blank(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: "<time>" if key == "createdAt" else blank(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [blank(item) for item in value]
+        return value
+
+    status, media_type, body = answer
+    return status, media_type, blank(json.loads(body)) if media_type.startswith("application/json") else body
+
+
+@pytest.mark.parametrize("mode", [Mode.POSITIVE, Mode.NEGATIVE], ids=["valid", "invalid"])
+def test_generated_queries_answer_as_ariadnes_handler_does(mode):
+    """Generated queries, valid and not (a field that does not exist, an argument of the wrong type,
+    a missing selection): the same status, media type and body from both servers."""
+    with TestClient(create_app(make_settings())) as fast, TestClient(reference_app()) as stock:
+        for client in (fast, stock):
+            for body in (
+                operation(CREATE_USER, {"username": "ann"}),
+                operation(CREATE_USER, {"username": "bob"}),
+                operation(SEND, {"from": "1", "to": "2", "content": "Hello there"}),
+                operation(SEND, {"from": "2", "to": "1", "content": "Hi"}),
+            ):
+                assert post(client, body)[0] == 200
+        answered_with_data = []
+
+        @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @given(query=app_queries(mode))
+        def check(query: str) -> None:
+            body = operation(query)
+            ours, theirs = without_times(post(fast, body)), without_times(post(stock, body))
+            assert ours == theirs
+            if ours[0] == 200 and any(ours[2].get("data", {}).values()):
+                answered_with_data.append(query)
+
+        check()
+        if mode is Mode.POSITIVE:
+            assert len(answered_with_data) >= 30
