@@ -3,6 +3,7 @@
     make bench            # the whole run (about 5 minutes)
     make bench QUICK=1    # shorter windows, same workloads (about 2 minutes)
     make bench ONLY=http  # some steps only (comma-separated), raw results printed, nothing written
+    make bench ONLY=split # a diagnostic, not in the whole run: where each server's CPU goes per request
 
 Every server runs pinned to core 0; the load (wrk, the Node receiver and this
 script) runs on core 1. Each figure is a ratio against a reference measured in
@@ -23,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -86,13 +88,14 @@ def free_port() -> int:
 class Server:
     """One server process (bench/server.py) pinned to the server core."""
 
-    def __init__(self, kind: str, users: int = 0, messages: int = 0) -> None:
+    def __init__(self, kind: str, users: int = 0, messages: int = 0, timed: bool = False) -> None:
         self.kind = kind
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.ws_url = f"ws://127.0.0.1:{self.port}/"
         command = ["taskset", "-c", SERVER_CORE, sys.executable, str(BENCH / "server.py"), kind]
         command += ["--port", str(self.port), "--users", str(users), "--messages", str(messages)]
+        command += ["--timed"] if timed else []
         self.process = subprocess.Popen(command, cwd=ROOT)
         self.ps = psutil.Process(self.process.pid)
         deadline = time.monotonic() + 180
@@ -695,6 +698,54 @@ def machine() -> dict[str, Any]:
     return {"cpu": model, "cores": os.cpu_count(), "python": platform.python_version(), "summary": summary}
 
 
+def split(plan: Plan, tmp: Path) -> dict[str, Any]:
+    """Where each server's CPU goes per request: user and system time (`/proc`), and within the app
+    call the app's own part and uvicorn's writes of the answer (bench/server.py `--timed`).
+
+    Small query and createMessage at 32 connections, then createMessage to 200 subscribed users
+    (the delivery flood: the subscriptions' frames are in user and system time, not in the app
+    call). A diagnostic for the notes, not a figure with a target.
+    """
+    results: dict[str, Any] = {}
+    loads = [
+        ("user_id", "post.lua", body_file(tmp, "user_id", USER_ID), False),
+        ("create_message", "send.lua", "200", False),
+        ("delivery", "send.lua", "200", True),
+    ]
+    for name, script, arg, subscribed in loads:
+        for kind in ("bare", "chat"):
+            with Server(kind, users=200, timed=True) as server, Receiver() as receiver:
+                if subscribed:
+                    users = list(range(1, 201))
+                    receiver.call("open", url=server.ws_url, connections=200, perConnection=1, users=users)
+                wrk(server.url, script, arg, 32, plan.warmup)
+                if subscribed:
+                    receiver.call("drain", expected=10**9)
+                app_times(server)  # from here on
+                before = server.ps.cpu_times()
+                sent = wrk(server.url, script, arg, 32, plan.window)
+                if subscribed:
+                    receiver.call("drain", expected=sent["requests"])
+                after, inside = server.ps.cpu_times(), app_times(server)
+                requests = max(sent["requests"], 1)
+                results[f"{name}_{kind}"] = {
+                    "per_second": sent["per_second"],
+                    "user_us": 1e6 * (after.user - before.user) / requests,
+                    "system_us": 1e6 * (after.system - before.system) / requests,
+                    **inside,
+                }
+    return results
+
+
+def app_times(server: Server) -> dict[str, Any]:
+    """The timed server's figures per request since the last ask (bench/server.py `Timed`)."""
+    with urllib.request.urlopen(f"{server.url}bench/times", timeout=10) as answer:
+        return json.loads(answer.read())
+
+
+# Steps run only when named with --only.
+DIAGNOSTICS: dict[str, Callable[[Plan, Path], dict[str, Any]]] = {"split": split}
+
 STEPS: dict[str, Callable[[Plan, Path], dict[str, Any]]] = {
     "http": http_throughput,
     "delivery": lambda plan, _tmp: delivery(plan),
@@ -714,11 +765,13 @@ def main() -> None:
     parser.add_argument(
         "--only",
         metavar="STEP[,STEP]",
-        help=f"run only these steps ({', '.join(STEPS)}) and print their raw results; writes nothing",
+        help=f"run only these steps ({', '.join([*STEPS, *DIAGNOSTICS])}) and print their raw results; "
+        "writes nothing",
     )
     args = parser.parse_args()
     only = args.only.split(",") if args.only else list(STEPS)
-    if unknown := set(only) - set(STEPS):
+    steps = {**STEPS, **DIAGNOSTICS}
+    if unknown := set(only) - set(steps):
         parser.error(f"unknown step(s): {', '.join(sorted(unknown))}")
     for tool in ("wrk", "node", "taskset"):
         if shutil.which(tool) is None:
@@ -731,7 +784,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name in only:
             clock = time.monotonic()
-            results[name] = STEPS[name](plan, Path(tmp))
+            results[name] = steps[name](plan, Path(tmp))
             print(f"bench: {name} done in {time.monotonic() - clock:.0f} s", file=sys.stderr, flush=True)
     if args.only:
         print(json.dumps({name: results[name] for name in only}, indent=2, default=str))
