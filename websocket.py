@@ -321,8 +321,10 @@ class LegacyWSHandler(_ConnectionOwnsTasks, GraphQLWSHandler):
 
     It also answers a query or mutation with `complete` after its `data`,
     as subscriptions-transport-ws servers do (Ariadne sends none, so those
-    clients wait for the end forever), and a malformed `start` with `error`
-    instead of dropping the connection.
+    clients wait for the end forever), a malformed `start` with `error`
+    instead of dropping the connection, and a `start` reusing the id of a
+    live operation by stopping that one first, whatever the new one is (Ariadne
+    left it running beside a query or a failed start with the same id).
     """
 
     KNOWN_TYPES = frozenset(
@@ -351,6 +353,10 @@ class LegacyWSHandler(_ConnectionOwnsTasks, GraphQLWSHandler):
     async def process_single_message(
         self, websocket: WebSocket, data: Any, operation_id: str, operations: dict[str, Operation]
     ) -> None:
+        if operation_id in operations:
+            # A client reusing a live id replaces that operation, as subscriptions-transport-ws
+            # servers do, whatever the new one turns out to be (an error, a query).
+            await self.stop_websocket_operation(websocket, operations.pop(operation_id))
         try:
             kind = checked_operation_type(data, self.query_parser)
         except GraphQLError as error:
@@ -374,10 +380,6 @@ class LegacyWSHandler(_ConnectionOwnsTasks, GraphQLWSHandler):
         operation_id: str,
         operations: dict[str, Operation],
     ) -> None:
-        if operation_id in operations:
-            # A client reusing a live id replaces that operation, as
-            # subscriptions-transport-ws servers do.
-            await self.stop_websocket_operation(websocket, operations.pop(operation_id))
         await super().start_websocket_operation(
             websocket, data, context_value, query_document, operation_id, operations
         )

@@ -201,3 +201,127 @@ def test_generated_message_sequences_keep_the_protocol_and_leave_nothing_behind(
     }
     assert expected_closes <= set(closes)
     assert sum(count >= 1 for count in delivered) >= 10 and max(delivered) >= 2
+
+
+LEGACY_KINDS = ["start"] * 4 + ["publish"] * 3 + ["stop"] * 2 + ["unknown type"]
+
+
+@st.composite
+def legacy_actions(draw: st.DrawFn) -> list[tuple[str, ...]]:
+    sequence: list[tuple[str, ...]] = []
+    for kind in draw(st.lists(st.sampled_from(LEGACY_KINDS), max_size=12)):
+        if kind == "start":
+            which = "live" if draw(st.integers(0, 3)) else draw(st.sampled_from(list(SUBSCRIPTIONS)))
+            sequence.append((kind, draw(st.sampled_from(IDS)), which))
+        elif kind == "stop":
+            sequence.append((kind, draw(st.sampled_from(IDS))))
+        else:
+            sequence.append((kind,))
+    return sequence
+
+
+class LegacyConnection:
+    """The client's side of a graphql-ws (subscriptions-transport-ws) connection, as GraphQL
+    Playground speaks it, with what the server must answer. That protocol has no ping: a query
+    started after each message, answered with `data` then `complete`, marks where the server's
+    answers to it end. A `start` with the id of a live operation replaces it, as the protocol's
+    reference server does, whatever the new operation turns out to be."""
+
+    def __init__(self, ws: Any, live: ThreadedServer, contents: Any, delivered: list[int]) -> None:
+        self.ws, self.live, self.contents, self.delivered = ws, live, contents, delivered
+        self.active: list[str] = []
+        self.barriers = itertools.count()
+
+    async def receive(self) -> dict:
+        while (frame := json.loads(await asyncio.wait_for(self.ws.recv(), 5)))["type"] == "ka":
+            pass
+        return frame
+
+    async def frames_until_barrier(self) -> list[dict]:
+        barrier = f"barrier {next(self.barriers)}"
+        query = SUBSCRIPTIONS["query"]
+        await self.ws.send(json.dumps({"type": "start", "id": barrier, "payload": {"query": query}}))
+        frames = []
+        while (frame := await self.receive()) != {"type": "complete", "id": barrier}:
+            if frame != {"type": "data", "id": barrier, "payload": {"data": {"userId": "1"}}}:
+                frames.append(frame)
+        return frames
+
+    async def act(self, action: tuple[str, ...]) -> None:
+        kind = action[0]
+        if kind == "start":
+            await self.start(action[1], action[2])
+        elif kind == "stop":
+            await self.ws.send(json.dumps({"type": "stop", "id": action[1]}))
+            if action[1] in self.active:
+                self.active.remove(action[1])
+            assert await self.frames_until_barrier() == []
+        elif kind == "publish":
+            await self.publish()
+        else:
+            await self.ws.send('{"type": "nope", "id": "x"}')
+            frames = await self.frames_until_barrier()
+            assert [(frame["type"], frame.get("id")) for frame in frames] == [("error", "x")]
+
+    async def start(self, operation_id: str, which: str) -> None:
+        payload = {"query": SUBSCRIPTIONS[which]}
+        await self.ws.send(json.dumps({"type": "start", "id": operation_id, "payload": payload}))
+        if operation_id in self.active:
+            self.active.remove(operation_id)  # replaced
+        frames = await self.frames_until_barrier()
+        if which == "live":
+            self.active.append(operation_id)
+            assert frames == []
+        elif which == "query":
+            assert frames == [
+                {"type": "data", "id": operation_id, "payload": {"data": {"userId": "1"}}},
+                {"type": "complete", "id": operation_id},
+            ]
+        else:
+            assert [(frame["type"], frame["id"]) for frame in frames] == [("error", operation_id)]
+
+    async def publish(self) -> None:
+        content = next(self.contents)
+        mutation = 'mutation { createMessage(senderId: "1", recipientId: "2", content: "%s") { success } }'
+        answer = await asyncio.to_thread(httpx.post, self.live.url, json={"query": mutation % content})
+        assert answer.json() == {"data": {"createMessage": {"success": True}}}
+        frames = []
+        async with asyncio.timeout(5):
+            while len(frames) < len(self.active):
+                frames.append(await self.receive())
+        assert sorted(frame["id"] for frame in frames) == sorted(self.active)
+        for frame in frames:
+            assert frame == {
+                "type": "data",
+                "id": frame["id"],
+                "payload": {"data": {"messages": {"content": content}}},
+            }
+        self.delivered.append(len(frames))
+        assert await self.frames_until_barrier() == []
+
+
+def test_generated_legacy_message_sequences_keep_the_protocol_and_leave_nothing_behind(
+    live, users, server_errors
+):
+    contents = (f"legacy message {n}" for n in itertools.count())
+    tasks_before = live.call(lambda: len(asyncio.all_tasks()))
+    delivered: list[int] = []  # frames per publish
+
+    async def run(sequence: list[tuple[str, ...]]) -> None:
+        async with websockets.connect(live.ws_url, subprotocols=["graphql-ws"]) as ws:
+            await ws.send('{"type": "connection_init", "payload": {}}')
+            assert json.loads(await ws.recv()) == {"type": "connection_ack"}
+            connection = LegacyConnection(ws, live, contents, delivered)
+            for action in sequence:
+                await connection.act(action)
+
+    # The same examples in every run, so that what they reach (asserted below) is always reached.
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+    @given(sequence=legacy_actions())
+    def check(sequence: list[tuple[str, ...]]) -> None:
+        asyncio.run(run(sequence))
+        settled(live, tasks_before)
+
+    check()
+    assert server_errors() == []
+    assert sum(count >= 1 for count in delivered) >= 10 and max(delivered) >= 2
