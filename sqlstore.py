@@ -286,7 +286,7 @@ class SqlStore:
             await connection.execute(select(1))
 
     async def create_user(self, username: str) -> User:
-        created_at = _utc_now()
+        created_at = self._clock()
         try:
             async with self._transaction(write=True) as connection:
                 new_id = await connection.scalar(

@@ -228,7 +228,7 @@ class MemoryStore:
     async def create_user(self, username: str) -> User:
         if username in self._ids_by_username:
             raise DomainError("Username is taken")
-        user = User(user_id=str(len(self._users) + 1), username=username)
+        user = User(user_id=str(len(self._users) + 1), username=username, created_at=self._clock())
         self._users[user.user_id] = user
         self._ids_by_username[username] = user.user_id
         self._messages_by_user[user.user_id] = []

@@ -44,7 +44,8 @@ def test_ids_increase_and_times_never_decrease(store):
 
 def test_times_never_decrease_when_the_clock_goes_back(new_store):
     """A wall clock set back (NTP) must not make a newer message look older."""
-    readings = iter(datetime(2026, 11, 27, 15, 4, second, tzinfo=UTC) for second in (30, 10, 20, 40))
+    # The first reading dates the user; the others, the messages.
+    readings = iter(datetime(2026, 11, 27, 15, 4, second, tzinfo=UTC) for second in (0, 30, 10, 20, 40))
     store = new_store(clock=lambda: next(readings))
 
     async def scenario():
