@@ -39,16 +39,21 @@ IDS = ["a", "b", "c"]
 
 # Weighted so that most sequences get past the handshake and publish to live subscriptions.
 KINDS = ["subscribe"] * 4 + ["publish"] * 3 + ["complete"] * 2 + ["ping", "pong", "init", "garbage"]
+LEGACY_KINDS = ["start"] * 4 + ["publish"] * 3 + ["stop"] * 2 + ["unknown type"]
 
 
 @st.composite
-def actions(draw: st.DrawFn) -> list[tuple[str, ...]]:
-    sequence: list[tuple[str, ...]] = [("init",)] if draw(st.integers(0, 9)) else []
-    for kind in draw(st.lists(st.sampled_from(KINDS), max_size=12)):
-        if kind == "subscribe":
+def sequences(
+    draw: st.DrawFn, kinds: list[str], prefix: tuple[tuple[str, ...], ...] = ()
+) -> list[tuple[str, ...]]:
+    """Messages to send, in order: kinds drawn from `kinds` (weighted by repetition) with their
+    arguments, after `prefix` (nine times in ten)."""
+    sequence = list(prefix) if draw(st.integers(0, 9)) else []
+    for kind in draw(st.lists(st.sampled_from(kinds), max_size=12)):
+        if kind in ("subscribe", "start"):
             which = "live" if draw(st.integers(0, 3)) else draw(st.sampled_from(list(SUBSCRIPTIONS)))
             sequence.append((kind, draw(st.sampled_from(IDS)), which))
-        elif kind == "complete":
+        elif kind in ("complete", "stop"):
             sequence.append((kind, draw(st.sampled_from(IDS))))
         elif kind == "garbage":
             sequence.append((kind, draw(st.sampled_from(list(GARBAGE)))))
@@ -57,20 +62,76 @@ def actions(draw: st.DrawFn) -> list[tuple[str, ...]]:
     return sequence
 
 
-class Connection:
-    """The client's side, with what the protocol says the server must answer to each message."""
+class Model:
+    """The client's side of a connection, with what the protocol says the server must answer."""
+
+    # The type of the frames carrying a result.
+    RESULT = "next"
 
     def __init__(self, ws: Any, live: ThreadedServer, contents: Any, delivered: list[int]) -> None:
         self.ws, self.live, self.contents, self.delivered = ws, live, contents, delivered
+        self.active: list[str] = []  # ids of live subscriptions, in the order they started
+
+    async def receive(self) -> dict:
+        return json.loads(await asyncio.wait_for(self.ws.recv(), 5))
+
+    async def frames_until_quiet(self) -> list[dict]:
+        """Every frame the server sends before it answers a marker sent now."""
+        raise NotImplementedError
+
+    def check_started(self, operation_id: str, which: str, frames: list[dict]) -> None:
+        """What the server answered to an operation started under `operation_id`."""
+        if which == "live":
+            self.active.append(operation_id)
+            assert frames == []
+        elif which == "query":
+            assert frames == [
+                {"type": self.RESULT, "id": operation_id, "payload": {"data": {"userId": "1"}}},
+                {"type": "complete", "id": operation_id},
+            ]
+        else:
+            assert [(frame["type"], frame["id"]) for frame in frames] == [("error", operation_id)]
+            payload = frames[0]["payload"]  # a list of errors, or (graphql-ws) one
+            assert (payload[0] if isinstance(payload, list) else payload)["message"]
+
+    async def end(self, message_type: str, operation_id: str) -> None:
+        """The client ends an operation (`complete`; graphql-ws: `stop`): nothing more comes for it."""
+        await self.ws.send(json.dumps({"type": message_type, "id": operation_id}))
+        if operation_id in self.active:
+            self.active.remove(operation_id)
+        assert await self.frames_until_quiet() == []
+
+    async def publish(self) -> None:
+        """A message to user 2: one frame for each live subscription, and nothing else."""
+        content = next(self.contents)
+        mutation = 'mutation { createMessage(senderId: "1", recipientId: "2", content: "%s") { success } }'
+        answer = await asyncio.to_thread(httpx.post, self.live.url, json={"query": mutation % content})
+        assert answer.json() == {"data": {"createMessage": {"success": True}}}
+        frames = []
+        async with asyncio.timeout(5):
+            while len(frames) < len(self.active):
+                frames.append(await self.receive())
+        assert sorted(frame["id"] for frame in frames) == sorted(self.active)
+        for frame in frames:
+            data = {"data": {"messages": {"content": content}}}
+            assert frame == {"type": self.RESULT, "id": frame["id"], "payload": data}
+        self.delivered.append(len(frames))
+        assert await self.frames_until_quiet() == []
+
+
+class Connection(Model):
+    """graphql-transport-ws: a ping's pong marks where the server's answers end."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
         self.initialised = False
         self.acknowledged = False
-        self.active: list[str] = []  # ids of live subscriptions, in the order they started
         self.closed_with: tuple[int, str] | None = None
 
-    async def frames_until_pong(self) -> list[dict]:
+    async def frames_until_quiet(self) -> list[dict]:
         await self.ws.send('{"type": "ping"}')
         frames = []
-        while (frame := json.loads(await asyncio.wait_for(self.ws.recv(), 5)))["type"] != "pong":
+        while (frame := await self.receive())["type"] != "pong":
             frames.append(frame)
         return frames
 
@@ -95,17 +156,14 @@ class Connection:
         elif kind == "subscribe":
             await self.subscribe(action[1], action[2])
         elif kind == "complete":
-            await self.ws.send(json.dumps({"type": "complete", "id": action[1]}))
-            if action[1] in self.active:
-                self.active.remove(action[1])
-            assert await self.frames_until_pong() == []
+            await self.end("complete", action[1])
         elif kind == "publish":
             await self.publish()
         elif kind == "ping":
-            assert await self.frames_until_pong() == []
+            assert await self.frames_until_quiet() == []
         elif kind == "pong":
             await self.ws.send('{"type": "pong"}')
-            assert await self.frames_until_pong() == []
+            assert await self.frames_until_quiet() == []
         else:
             await self.ws.send(GARBAGE[action[1]])
             await self.expect_close(CloseCode.BAD_REQUEST)
@@ -118,37 +176,7 @@ class Connection:
             return await self.expect_close(CloseCode.UNAUTHORIZED)
         if operation_id in self.active:
             return await self.expect_close(CloseCode.SUBSCRIBER_ALREADY_EXISTS)
-        frames = await self.frames_until_pong()
-        if which == "live":
-            self.active.append(operation_id)
-            assert frames == []
-        elif which == "query":
-            assert frames == [
-                {"type": "next", "id": operation_id, "payload": {"data": {"userId": "1"}}},
-                {"type": "complete", "id": operation_id},
-            ]
-        else:
-            assert [(frame["type"], frame["id"]) for frame in frames] == [("error", operation_id)]
-            assert frames[0]["payload"][0]["message"]
-
-    async def publish(self) -> None:
-        content = next(self.contents)
-        mutation = 'mutation { createMessage(senderId: "1", recipientId: "2", content: "%s") { success } }'
-        answer = await asyncio.to_thread(httpx.post, self.live.url, json={"query": mutation % content})
-        assert answer.json() == {"data": {"createMessage": {"success": True}}}
-        frames = []
-        async with asyncio.timeout(5):
-            while len(frames) < len(self.active):
-                frames.append(json.loads(await self.ws.recv()))
-        assert sorted(frame["id"] for frame in frames) == sorted(self.active)
-        self.delivered.append(len(frames))
-        for frame in frames:
-            assert frame == {
-                "type": "next",
-                "id": frame["id"],
-                "payload": {"data": {"messages": {"content": content}}},
-            }
-        assert await self.frames_until_pong() == []
+        self.check_started(operation_id, which, await self.frames_until_quiet())
 
 
 def settled(live: ThreadedServer, tasks_before: int) -> None:
@@ -163,6 +191,20 @@ def settled(live: ThreadedServer, tasks_before: int) -> None:
         time.sleep(0.02)
 
 
+def explore(live: ThreadedServer, sequences: Any, run: Any) -> None:
+    """`run` each generated sequence on a connection of its own; after each, the server must have
+    settled. The same examples in every run, so that what they reach (asserted) is always reached."""
+    tasks_before = live.call(lambda: len(asyncio.all_tasks()))
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+    @given(sequence=sequences)
+    def check(sequence: list[tuple[str, ...]]) -> None:
+        asyncio.run(run(sequence))
+        settled(live, tasks_before)
+
+    check()
+
+
 @pytest.fixture
 def users(live: ThreadedServer) -> None:
     for operation in (CREATE_USER_ONE, CREATE_USER_TWO):
@@ -171,7 +213,6 @@ def users(live: ThreadedServer) -> None:
 
 def test_generated_message_sequences_keep_the_protocol_and_leave_nothing_behind(live, users, server_errors):
     contents = (f"message {n}" for n in itertools.count())
-    tasks_before = live.call(lambda: len(asyncio.all_tasks()))
     closes: list[int] = []
     delivered: list[int] = []  # frames per publish
 
@@ -184,14 +225,7 @@ def test_generated_message_sequences_keep_the_protocol_and_leave_nothing_behind(
                     closes.append(connection.closed_with[0])
                     return
 
-    # The same examples in every run, so that what they reach (asserted below) is always reached.
-    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
-    @given(sequence=actions())
-    def check(sequence: list[tuple[str, ...]]) -> None:
-        asyncio.run(run(sequence))
-        settled(live, tasks_before)
-
-    check()
+    explore(live, sequences(KINDS, prefix=(("init",),)), run)
     assert server_errors() == []
     # What the sequences reached: each of these closes, and publishes to one and to two subscriptions.
     expected_closes = {
@@ -203,108 +237,58 @@ def test_generated_message_sequences_keep_the_protocol_and_leave_nothing_behind(
     assert sum(count >= 1 for count in delivered) >= 10 and max(delivered) >= 2
 
 
-LEGACY_KINDS = ["start"] * 4 + ["publish"] * 3 + ["stop"] * 2 + ["unknown type"]
-
-
-@st.composite
-def legacy_actions(draw: st.DrawFn) -> list[tuple[str, ...]]:
-    sequence: list[tuple[str, ...]] = []
-    for kind in draw(st.lists(st.sampled_from(LEGACY_KINDS), max_size=12)):
-        if kind == "start":
-            which = "live" if draw(st.integers(0, 3)) else draw(st.sampled_from(list(SUBSCRIPTIONS)))
-            sequence.append((kind, draw(st.sampled_from(IDS)), which))
-        elif kind == "stop":
-            sequence.append((kind, draw(st.sampled_from(IDS))))
-        else:
-            sequence.append((kind,))
-    return sequence
-
-
-class LegacyConnection:
-    """The client's side of a graphql-ws (subscriptions-transport-ws) connection, as GraphQL
-    Playground speaks it, with what the server must answer. That protocol has no ping: a query
-    started after each message, answered with `data` then `complete`, marks where the server's
-    answers to it end. A `start` with the id of a live operation replaces it, as the protocol's
+class LegacyConnection(Model):
+    """graphql-ws (subscriptions-transport-ws), as GraphQL Playground speaks it. That protocol has no
+    ping: a query started after each message, answered with `data` then `complete`, marks where the
+    server's answers end. A `start` with the id of a live operation replaces it, as the protocol's
     reference server does, whatever the new operation turns out to be."""
 
-    def __init__(self, ws: Any, live: ThreadedServer, contents: Any, delivered: list[int]) -> None:
-        self.ws, self.live, self.contents, self.delivered = ws, live, contents, delivered
-        self.active: list[str] = []
-        self.barriers = itertools.count()
+    RESULT = "data"
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.markers = itertools.count()
 
     async def receive(self) -> dict:
-        while (frame := json.loads(await asyncio.wait_for(self.ws.recv(), 5)))["type"] == "ka":
+        while (frame := await super().receive())["type"] == "ka":
             pass
         return frame
 
-    async def frames_until_barrier(self) -> list[dict]:
-        barrier = f"barrier {next(self.barriers)}"
-        query = SUBSCRIPTIONS["query"]
-        await self.ws.send(json.dumps({"type": "start", "id": barrier, "payload": {"query": query}}))
+    async def frames_until_quiet(self) -> list[dict]:
+        marker = f"marker {next(self.markers)}"
+        await self.ws.send(
+            json.dumps({"type": "start", "id": marker, "payload": {"query": SUBSCRIPTIONS["query"]}})
+        )
         frames = []
-        while (frame := await self.receive()) != {"type": "complete", "id": barrier}:
-            if frame != {"type": "data", "id": barrier, "payload": {"data": {"userId": "1"}}}:
+        while (frame := await self.receive()) != {"type": "complete", "id": marker}:
+            if frame != {"type": "data", "id": marker, "payload": {"data": {"userId": "1"}}}:
                 frames.append(frame)
         return frames
 
     async def act(self, action: tuple[str, ...]) -> None:
         kind = action[0]
         if kind == "start":
-            await self.start(action[1], action[2])
+            operation_id, which = action[1], action[2]
+            await self.ws.send(
+                json.dumps({"type": "start", "id": operation_id, "payload": {"query": SUBSCRIPTIONS[which]}})
+            )
+            if operation_id in self.active:
+                self.active.remove(operation_id)  # replaced
+            self.check_started(operation_id, which, await self.frames_until_quiet())
         elif kind == "stop":
-            await self.ws.send(json.dumps({"type": "stop", "id": action[1]}))
-            if action[1] in self.active:
-                self.active.remove(action[1])
-            assert await self.frames_until_barrier() == []
+            await self.end("stop", action[1])
         elif kind == "publish":
             await self.publish()
         else:
             await self.ws.send('{"type": "nope", "id": "x"}')
-            frames = await self.frames_until_barrier()
+            frames = await self.frames_until_quiet()
             assert [(frame["type"], frame.get("id")) for frame in frames] == [("error", "x")]
-
-    async def start(self, operation_id: str, which: str) -> None:
-        payload = {"query": SUBSCRIPTIONS[which]}
-        await self.ws.send(json.dumps({"type": "start", "id": operation_id, "payload": payload}))
-        if operation_id in self.active:
-            self.active.remove(operation_id)  # replaced
-        frames = await self.frames_until_barrier()
-        if which == "live":
-            self.active.append(operation_id)
-            assert frames == []
-        elif which == "query":
-            assert frames == [
-                {"type": "data", "id": operation_id, "payload": {"data": {"userId": "1"}}},
-                {"type": "complete", "id": operation_id},
-            ]
-        else:
-            assert [(frame["type"], frame["id"]) for frame in frames] == [("error", operation_id)]
-
-    async def publish(self) -> None:
-        content = next(self.contents)
-        mutation = 'mutation { createMessage(senderId: "1", recipientId: "2", content: "%s") { success } }'
-        answer = await asyncio.to_thread(httpx.post, self.live.url, json={"query": mutation % content})
-        assert answer.json() == {"data": {"createMessage": {"success": True}}}
-        frames = []
-        async with asyncio.timeout(5):
-            while len(frames) < len(self.active):
-                frames.append(await self.receive())
-        assert sorted(frame["id"] for frame in frames) == sorted(self.active)
-        for frame in frames:
-            assert frame == {
-                "type": "data",
-                "id": frame["id"],
-                "payload": {"data": {"messages": {"content": content}}},
-            }
-        self.delivered.append(len(frames))
-        assert await self.frames_until_barrier() == []
 
 
 def test_generated_legacy_message_sequences_keep_the_protocol_and_leave_nothing_behind(
     live, users, server_errors
 ):
     contents = (f"legacy message {n}" for n in itertools.count())
-    tasks_before = live.call(lambda: len(asyncio.all_tasks()))
     delivered: list[int] = []  # frames per publish
 
     async def run(sequence: list[tuple[str, ...]]) -> None:
@@ -315,13 +299,6 @@ def test_generated_legacy_message_sequences_keep_the_protocol_and_leave_nothing_
             for action in sequence:
                 await connection.act(action)
 
-    # The same examples in every run, so that what they reach (asserted below) is always reached.
-    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
-    @given(sequence=legacy_actions())
-    def check(sequence: list[tuple[str, ...]]) -> None:
-        asyncio.run(run(sequence))
-        settled(live, tasks_before)
-
-    check()
+    explore(live, sequences(LEGACY_KINDS), run)
     assert server_errors() == []
     assert sum(count >= 1 for count in delivered) >= 10 and max(delivered) >= 2
