@@ -2,11 +2,11 @@
 Ariadne's WebSocket handlers) and for queries and mutations (`RequestExecutor`, below).
 
 A subscription's events run on its operation's plan (plans.py), one plan for
-all the subscriptions of that operation, fragments included, wherever it has
-one; what follows about field collection concerns the operations without
-(@skip/@include with a variable, other directives, abstract types), which
-graphql-core's executor still runs, as it runs the queries and mutations
-without a plan.
+all the subscriptions of that operation (one variant for those whose
+variables give @skip/@include the same values), fragments included, wherever
+it has one; what follows about field collection concerns the operations
+without (other directives, abstract types), which graphql-core's executor
+still runs, as it runs the queries and mutations without a plan.
 
 graphql-core 3.3 runs each subscription event on a copy of the subscription's
 executor, and each copy collects the operation's root fields anew. The memo
@@ -226,14 +226,15 @@ class SubscriptionExecutor(SharingExecutor):
         return result
 
     def execute_event(self) -> Any:
-        """The event's result on the operation's plan (shared by all its subscriptions), or graphql-core's."""
+        """The event's result on the operation's plan (shared by all its subscriptions; where variables
+        decide @skip/@include, the variant this subscription's values choose), or graphql-core's."""
         if not self._event_plan:
             key = (id(self.schema), id(self.operation))
             plan = event_plans.lookup(key)
             if plan is MISSING:
                 plan = compile_event_plan(self.schema, self.operation, self.fragment_definitions)
                 event_plans.remember(key, (self.schema, self.operation), plan)
-            self._event_plan.append(plan)
+            self._event_plan.append(None if plan is None else plan.chosen(self.variable_values))
         plan = self._event_plan[0]
         if plan is None:
             return super().execute_operation(False)

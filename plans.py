@@ -15,9 +15,8 @@ Plans cover what clients of this API send: fields (with aliases and
 literals or variables, fragments, and @skip/@include (fields are collected
 once, see `_collect`; where up to three variables decide conditions, once
 for each combination of their values). Anything else (other directives,
-introspection, abstract types, subscription requests, and in subscription
-events conditions decided by variables) gets no plan and runs on
-graphql-core, as do requests whose variables do not coerce (graphql-core
+introspection, abstract types, subscription requests) gets no plan and runs
+on graphql-core, as do requests whose variables do not coerce (graphql-core
 then words the errors).
 A plan answers as graphql-core would: the same resolvers with the same
 arguments and resolve info, values completed by the same type methods, and
@@ -772,13 +771,16 @@ class Plan:
         """A request's result (or an awaitable of it); None when its variables do not coerce (or
         leave a condition null)."""
         variables = self.coerce(raw_variables or {})
-        if variables is None:
-            return None
-        if self.variants is not None:
-            coerced = variables.coerced
-            variant = self.variants.get(tuple(coerced.get(name) for name in self.condition_names))
-            return None if variant is None else variant.execute(context, variables)
-        return self.execute(context, variables)
+        plan = None if variables is None else self.chosen(variables)
+        return None if plan is None else plan.execute(context, variables)
+
+    def chosen(self, variables: VariableValues) -> Plan | None:
+        """The plan (this one, or the variant its conditions' values choose) that runs with these
+        variables; None when a condition is null (graphql-core words the error)."""
+        if self.variants is None:
+            return self
+        coerced = variables.coerced
+        return self.variants.get(tuple(coerced.get(name) for name in self.condition_names))
 
     def coerce(self, raw: dict[str, Any]) -> VariableValues | None:
         """graphql-core's `get_variable_values`, or its answer without the walk when it is plain.
@@ -904,8 +906,7 @@ def compile_event_plan(
     """The plan that runs a subscription's selection for each of its events, or None."""
     if operation.operation is not OperationType.SUBSCRIPTION:
         return None
-    plan = _compiled(schema, operation, fragments)
-    return None if plan is None or plan.variants is not None else plan  # variants: requests only
+    return _compiled(schema, operation, fragments)
 
 
 def _compiled(schema: GraphQLSchema, operation: OperationDefinitionNode, fragments: Fragments) -> Plan | None:

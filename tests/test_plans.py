@@ -872,9 +872,9 @@ def test_variable_conditions_get_one_variant_per_combination_and_a_null_one_goes
     # words the error.
     assert plan.run({}, {"x": True, "y": None}) is None
     assert execute(schema, parse(CONDITIONAL_SPREADS), variable_values={"x": True, "y": None}).errors
-    # A subscription's plan runs every event of one subscription: no variants there, graphql-core runs it.
+    # A subscription's events run on the variant its variables choose.
     event = parse("subscription ($x: Boolean!) { event { id name @include(if: $x) } }")
-    assert compile_event_plan(schema, event.definitions[0], {}) is None
+    assert len(compile_event_plan(schema, event.definitions[0], {}).variants) == 2
 
 
 def test_what_plans_do_not_cover_is_what_graphql_core_runs():
@@ -899,6 +899,8 @@ def test_the_apps_operations_all_get_plans():
 
 EVENT_OPERATIONS = [
     f"subscription {{ event {{ {ITEM_FIELDS} maybe {{ id }} }} }}",
+    "subscription ($yes: Boolean!) { event { id name @include(if: $yes) ... @skip(if: $yes) { tags } } }",
+    "subscription ($no: Boolean!) { event { id name @include(if: $no) ... @skip(if: $no) { tags } } }",
     "subscription { ...Root } fragment Root on Subscription { event { id ...Parts name maybe { id } } }"
     " fragment Parts on Item { name tags brokenName maybe { name } ... on Named { name } }",
     "subscription ($label: String) { event(label: $label) { id name __typename } }",
@@ -914,12 +916,19 @@ def test_an_event_plan_answers_as_graphql_core_does(text, event):
     """A subscription's selection runs on its plan for each event as graphql-core runs it."""
     document = parse(text)
     assert validate(schema, document) == []
+    variables = {"label": "L", "yes": True, "no": False}
+    operation = document.definitions[0]
+    used = {node.variable.name.value for node in operation.variable_definitions or ()}
     executor = Executor.build(
-        schema, document, context_value={"viewer": "ann"}, raw_variable_values={"label": "L"}
+        schema,
+        document,
+        context_value={"viewer": "ann"},
+        raw_variable_values={name: value for name, value in variables.items() if name in used},
     )
     expected = settle(lambda: executor.build_per_event_executor(event).execute_operation(False))
-    plan = compile_event_plan(schema, document.definitions[0], executor.fragment_definitions)
+    plan = compile_event_plan(schema, operation, executor.fragment_definitions)
     assert plan is not None
+    plan = plan.chosen(executor.variable_values)  # the variant, where variables decide conditions
     actual = settle(lambda: plan.execute({"viewer": "ann"}, executor.variable_values, event))
     assert actual.formatted == expected.formatted
     assert repr(actual.formatted) == repr(expected.formatted)  # keys in the same order too
