@@ -26,7 +26,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -714,17 +714,18 @@ def split(plan: Plan, tmp: Path) -> dict[str, Any]:
     ]
     for name, script, arg, subscribed in loads:
         for kind in ("bare", "chat"):
-            with Server(kind, users=200, timed=True) as server, Receiver() as receiver:
-                if subscribed:
+            with Server(kind, users=200, timed=True) as server, ExitStack() as stack:
+                receiver = stack.enter_context(Receiver()) if subscribed else None
+                if receiver is not None:
                     users = list(range(1, 201))
                     receiver.call("open", url=server.ws_url, connections=200, perConnection=1, users=users)
                 wrk(server.url, script, arg, 32, plan.warmup)
-                if subscribed:
+                if receiver is not None:
                     receiver.call("drain", expected=10**9)
                 app_times(server)  # from here on
                 before = server.ps.cpu_times()
                 sent = wrk(server.url, script, arg, 32, plan.window)
-                if subscribed:
+                if receiver is not None:
                     receiver.call("drain", expected=sent["requests"])
                 after, inside = server.ps.cpu_times(), app_times(server)
                 requests = max(sent["requests"], 1)
