@@ -810,7 +810,10 @@ class Plan:
         return None if isinstance(variables, list) else variables
 
     def execute(self, context: Any, variables: VariableValues, root_value: Any = None) -> Any:
-        """The result (or an awaitable of it) for coerced variables: a request's, or an event's."""
+        """The result (or an awaitable of it) for coerced variables: a request's, or an event's.
+
+        A plan with variants has no fields of its own: run the one `chosen(variables)` returns.
+        """
         run = Run(self, context, variables, root_value)
         if self.serially:
             return self._execute_serially(run, root_value)
