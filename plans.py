@@ -771,7 +771,9 @@ class Plan:
         """A request's result (or an awaitable of it); None when its variables do not coerce (or
         leave a condition null)."""
         variables = self.coerce(raw_variables or {})
-        plan = None if variables is None else self.chosen(variables)
+        if variables is None:
+            return None
+        plan = self if self.variants is None else self.chosen(variables)  # no call on the usual path
         return None if plan is None else plan.execute(context, variables)
 
     def chosen(self, variables: VariableValues) -> Plan | None:
