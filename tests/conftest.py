@@ -18,6 +18,7 @@ from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 from starlette.testclient import TestClient
@@ -27,7 +28,7 @@ from explorer import ASSETS
 from settings import Settings
 from sqlstore import SqlStore
 from store import MemoryStore
-from tests.operations import CREATE_USER, SEND
+from tests.operations import CREATE_USER, CREATE_USER_ONE, CREATE_USER_TWO, SEND
 from tests.servers import (
     POSTGRES_HOW_TO,
     REDIS_HOW_TO,
@@ -223,6 +224,13 @@ def live(app) -> Iterator[ThreadedServer]:
     server = ThreadedServer(app).start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def live_users(live: ThreadedServer) -> None:
+    """The tutorial's two users (ids "1" and "2") on the `live` server, created over HTTP."""
+    for operation in (CREATE_USER_ONE, CREATE_USER_TWO):
+        assert httpx.post(live.url, json={"query": operation}).json()["data"]["createUser"]["success"]
 
 
 @pytest.fixture

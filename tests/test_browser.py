@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import Browser, Page, Route, sync_playwright
 
 from tests.conftest import ROOT, require, require_explorer_assets
-from tests.operations import CREATE_USER_ONE, CREATE_USER_TWO, SEND_HELLO, SUBSCRIBE_USER_TWO
+from tests.operations import SEND_HELLO, SUBSCRIBE_USER_TWO
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -97,7 +97,7 @@ class Tab:
 
 
 @pytest.fixture
-def tab(browser: Browser, live) -> Iterator[Tab]:
+def tab(browser: Browser, live, live_users) -> Iterator[Tab]:
     """A fresh page that may reach the test server only; users 1 and 2 exist."""
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     tab = Tab(context.new_page(), live)
@@ -112,8 +112,6 @@ def tab(browser: Browser, live) -> Iterator[Tab]:
 
     tab.page.route("**/*", only_the_server)
     tab.page.on("pageerror", lambda error: tab.errors.append(str(error)))
-    for operation in (CREATE_USER_ONE, CREATE_USER_TWO):
-        assert httpx.post(live.url, json={"query": operation}).json()["data"]["createUser"]["success"]
     yield tab
     context.close()
 

@@ -14,7 +14,7 @@ import pytest
 import websockets
 
 from tests.conftest import ProcessServer
-from tests.operations import CREATE_USER_ONE, CREATE_USER_TWO, SEND_HELLO, SUBSCRIBE_USER_TWO, USER_ID
+from tests.operations import SEND_HELLO, SUBSCRIBE_USER_TWO, USER_ID
 from websocket import CloseCode
 
 TRANSPORT = "graphql-transport-ws"
@@ -59,12 +59,6 @@ def run(coroutine: Any) -> Any:
     return asyncio.run(coroutine)
 
 
-@pytest.fixture
-def users(live) -> None:
-    for operation in (CREATE_USER_ONE, CREATE_USER_TWO):
-        assert httpx.post(live.url, json={"query": operation}).json()["data"]["createUser"]["success"]
-
-
 def test_ping_gets_pong(live):
     async def scenario() -> None:
         async with websockets.connect(live.ws_url, subprotocols=[TRANSPORT]) as ws:
@@ -77,7 +71,7 @@ def test_ping_gets_pong(live):
     run(scenario())
 
 
-def test_subscribe_before_connection_ack_closes_4401(live, users):
+def test_subscribe_before_connection_ack_closes_4401(live, live_users):
     async def scenario() -> tuple[int, str]:
         async with websockets.connect(live.ws_url, subprotocols=[TRANSPORT]) as ws:
             await ws.send(subscribe("s"))
@@ -97,7 +91,7 @@ def test_second_connection_init_closes_4429(live):
     assert run(scenario()) == (CloseCode.TOO_MANY_INITIALISATION_REQUESTS, "Too many initialisation requests")
 
 
-def test_subscribing_with_an_active_id_closes_4409(live, users, server_errors):
+def test_subscribing_with_an_active_id_closes_4409(live, live_users, server_errors):
     async def scenario() -> tuple[int, str]:
         async with websockets.connect(live.ws_url, subprotocols=[TRANSPORT]) as ws:
             await acknowledged(ws)
@@ -115,7 +109,7 @@ def test_subscribing_with_an_active_id_closes_4409(live, users, server_errors):
     assert server_errors() == []
 
 
-def test_an_id_can_be_reused_once_its_operation_is_over(live, users):
+def test_an_id_can_be_reused_once_its_operation_is_over(live, live_users):
     """Only an active id is refused: a finished query's id is free again."""
 
     async def scenario() -> list[dict]:
@@ -156,7 +150,9 @@ FIRST_MESSAGE_INVALID = json.dumps({"type": "connection_init", "payload": "x"})
     [*((frame, True) for frame in INVALID_MESSAGES.values()), (FIRST_MESSAGE_INVALID, False)],
     ids=[*INVALID_MESSAGES, "connection_init with a string payload"],
 )
-def test_an_invalid_message_closes_4400_without_a_server_error(live, users, frame, after_ack, server_errors):
+def test_an_invalid_message_closes_4400_without_a_server_error(
+    live, live_users, frame, after_ack, server_errors
+):
     async def scenario() -> tuple[int, str]:
         async with websockets.connect(live.ws_url, subprotocols=[TRANSPORT]) as ws:
             if after_ack:
@@ -206,7 +202,7 @@ def test_no_connection_init_within_the_timeout_closes_4408(tmp_path):
     assert "Traceback" not in server.log
 
 
-def test_complete_stops_the_subscription_and_nothing_more_is_sent_for_it(live, users, server_errors):
+def test_complete_stops_the_subscription_and_nothing_more_is_sent_for_it(live, live_users, server_errors):
     async def scenario() -> tuple[dict, list[dict]]:
         async with (
             websockets.connect(live.ws_url, subprotocols=[TRANSPORT]) as ws,
@@ -313,7 +309,7 @@ async def legacy_answers(server: Any, starts: list[dict]) -> list[dict]:
         return frames
 
 
-def test_legacy_query_over_websocket_ends_with_complete(live, users):
+def test_legacy_query_over_websocket_ends_with_complete(live, live_users):
     """subscriptions-transport-ws clients wait for `complete` to finish a query."""
     frames = run(legacy_answers(live, [{"id": "q", "payload": {"query": USER_ID}}]))
     assert frames == [
@@ -328,7 +324,7 @@ def test_legacy_query_over_websocket_ends_with_complete(live, users):
     [
         (None, "Operation data should be a JSON object"),
         ({"query": 7}, "The query must be a string."),
-        ({"query": "fragment F on Query { userId(username: \"x\") }"}, "The document must contain exactly"),
+        ({"query": 'fragment F on Query { userId(username: "x") }'}, "The document must contain exactly"),
     ],
 )
 def test_a_malformed_legacy_start_is_an_error_and_the_connection_stays(live, payload, message, server_errors):

@@ -18,7 +18,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import ThreadedServer
-from tests.operations import CREATE_USER_ONE, CREATE_USER_TWO
 from websocket import CloseCode
 
 SUBSCRIPTIONS = {
@@ -205,13 +204,9 @@ def explore(live: ThreadedServer, sequences: Any, run: Any) -> None:
     check()
 
 
-@pytest.fixture
-def users(live: ThreadedServer) -> None:
-    for operation in (CREATE_USER_ONE, CREATE_USER_TWO):
-        assert httpx.post(live.url, json={"query": operation}).json()["data"]["createUser"]["success"]
-
-
-def test_generated_message_sequences_keep_the_protocol_and_leave_nothing_behind(live, users, server_errors):
+def test_generated_message_sequences_keep_the_protocol_and_leave_nothing_behind(
+    live, live_users, server_errors
+):
     contents = (f"message {n}" for n in itertools.count())
     closes: list[int] = []
     delivered: list[int] = []  # frames per publish
@@ -286,7 +281,7 @@ class LegacyConnection(Model):
 
 
 def test_generated_legacy_message_sequences_keep_the_protocol_and_leave_nothing_behind(
-    live, users, server_errors
+    live, live_users, server_errors
 ):
     contents = (f"legacy message {n}" for n in itertools.count())
     delivered: list[int] = []  # frames per publish
