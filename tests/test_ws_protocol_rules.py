@@ -15,44 +15,12 @@ import websockets
 
 from tests.conftest import ProcessServer
 from tests.operations import SEND_HELLO, SUBSCRIBE_USER_TWO, USER_ID
+from tests.raw_ws import INIT, LEGACY, PING, TRANSPORT, acknowledged, close_of, receive, round_trip
 from websocket import CloseCode
-
-TRANSPORT = "graphql-transport-ws"
-LEGACY = "graphql-ws"
-INIT = json.dumps({"type": "connection_init", "payload": {}})
-PING = json.dumps({"type": "ping"})
 
 
 def subscribe(operation_id: str, query: str = SUBSCRIBE_USER_TWO) -> str:
     return json.dumps({"type": "subscribe", "id": operation_id, "payload": {"query": query}})
-
-
-async def receive(ws: Any, wait: float = 5) -> dict:
-    return json.loads(await asyncio.wait_for(ws.recv(), wait))
-
-
-async def acknowledged(ws: Any) -> None:
-    await ws.send(INIT)
-    assert await receive(ws) == {"type": "connection_ack"}
-
-
-async def round_trip(ws: Any) -> list[dict]:
-    """Ping and return every frame up to the pong: the server has handled all sent before."""
-    await ws.send(PING)
-    frames = []
-    while (frame := await receive(ws))["type"] != "pong":
-        frames.append(frame)
-    return frames
-
-
-async def close_of(ws: Any, wait: float = 5) -> tuple[int, str]:
-    """Read until the server closes the socket; its close code and reason."""
-    with pytest.raises(websockets.ConnectionClosed) as closed:
-        async with asyncio.timeout(wait):
-            while True:
-                await ws.recv()
-    assert closed.value.rcvd is not None, "the connection ended without a close frame"
-    return closed.value.rcvd.code, closed.value.rcvd.reason
 
 
 def run(coroutine: Any) -> Any:

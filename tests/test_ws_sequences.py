@@ -12,12 +12,12 @@ import time
 from typing import Any
 
 import httpx
-import pytest
 import websockets
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import ThreadedServer
+from tests.raw_ws import LEGACY, TRANSPORT, acknowledged, close_of, receive, round_trip
 from websocket import CloseCode
 
 SUBSCRIPTIONS = {
@@ -72,7 +72,7 @@ class Model:
         self.active: list[str] = []  # ids of live subscriptions, in the order they started
 
     async def receive(self) -> dict:
-        return json.loads(await asyncio.wait_for(self.ws.recv(), 5))
+        return await receive(self.ws)
 
     async def frames_until_quiet(self) -> list[dict]:
         """Every frame the server sends before it answers a marker sent now."""
@@ -128,21 +128,12 @@ class Connection(Model):
         self.closed_with: tuple[int, str] | None = None
 
     async def frames_until_quiet(self) -> list[dict]:
-        await self.ws.send('{"type": "ping"}')
-        frames = []
-        while (frame := await self.receive())["type"] != "pong":
-            frames.append(frame)
-        return frames
+        return await round_trip(self.ws)
 
     async def expect_close(self, code: int) -> None:
-        with pytest.raises(websockets.ConnectionClosed) as closed:
-            async with asyncio.timeout(5):
-                while True:
-                    await self.ws.recv()
-        assert closed.value.rcvd is not None, "closed without a close frame"
-        assert closed.value.rcvd.code == code, closed.value.rcvd
-        assert closed.value.rcvd.reason, "a close carries its reason"
-        self.closed_with = (closed.value.rcvd.code, closed.value.rcvd.reason)
+        self.closed_with = await close_of(self.ws)
+        assert self.closed_with[0] == code, self.closed_with
+        assert self.closed_with[1], "a close carries its reason"
 
     async def act(self, action: tuple[str, ...]) -> None:
         kind = action[0]
@@ -212,7 +203,7 @@ def test_generated_message_sequences_keep_the_protocol_and_leave_nothing_behind(
     delivered: list[int] = []  # frames per publish
 
     async def run(sequence: list[tuple[str, ...]]) -> None:
-        async with websockets.connect(live.ws_url, subprotocols=["graphql-transport-ws"]) as ws:
+        async with websockets.connect(live.ws_url, subprotocols=[TRANSPORT]) as ws:
             connection = Connection(ws, live, contents, delivered)
             for action in sequence:
                 await connection.act(action)
@@ -287,9 +278,8 @@ def test_generated_legacy_message_sequences_keep_the_protocol_and_leave_nothing_
     delivered: list[int] = []  # frames per publish
 
     async def run(sequence: list[tuple[str, ...]]) -> None:
-        async with websockets.connect(live.ws_url, subprotocols=["graphql-ws"]) as ws:
-            await ws.send('{"type": "connection_init", "payload": {}}')
-            assert json.loads(await ws.recv()) == {"type": "connection_ack"}
+        async with websockets.connect(live.ws_url, subprotocols=[LEGACY]) as ws:
+            await acknowledged(ws)
             connection = LegacyConnection(ws, live, contents, delivered)
             for action in sequence:
                 await connection.act(action)
